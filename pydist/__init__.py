@@ -1,0 +1,34 @@
+"""pydist: distributed Python, the Erlang way.
+
+The public API, re-exported from private modules (``_kernel``, ``_node``,
+``_rpc`` …). Everything a prompt has in its namespace can also be imported
+from here: ``from pydist import node, Node, spawn, send, receive``.
+"""
+
+from ._errors import (AuthenticationError, CookieError, Exit, NameInUse, NameServerUnreachable,
+                      ProtocolError, PydistError, RemoteError, UsageError)
+from ._kernel import Process, flush, make_ref, node, receive, self, send, spawn, spawn_link, spawn_monitor
+from ._node import Node, start, stop
+from ._rpc import rpc
+from ._terms import Pid, Ref
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "node", "Node", "spawn", "spawn_link", "spawn_monitor", "self", "send", "receive", "flush",
+    "make_ref", "Process", "rpc", "Pid", "Ref", "start", "stop",
+    "Exit", "PydistError", "UsageError", "NameInUse", "NameServerUnreachable", "CookieError",
+    "AuthenticationError", "ProtocolError", "RemoteError", "__version__",
+]
+
+
+_LAZY = {"GenServer": "_genserver", "Supervisor": "_supervisor", "Application": "_application",
+         "h": "_help"}
+
+
+def __getattr__(name):
+    # The OTP layer and the help loads on first use, so `pydist -e` starts fast.
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'pydist' has no attribute {name!r}")

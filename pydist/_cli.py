@@ -1,0 +1,184 @@
+"""The ``pydist`` command: parse flags, start the node, then run
+``-e CODE``, a script, or the prompt.
+
+User errors print one line (``pydist: …``) and exit 1; usage errors exit
+2; no traceback for either. See SPEC.md "Command line".
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import runpy
+import sys
+import traceback
+
+from ._errors import PydistError, UsageError
+
+__all__ = ["main"]
+
+_DESCRIPTION = "A Python prompt that is also a node of a cluster (distributed Python, the Erlang way)."
+_EPILOG = """\
+other commands:
+  pydist epmd [--names|--kill|--daemon]   the name server (nodes start it when none answers)
+
+environment:
+  PYDIST_COOKIE      the cookie, when --cookie is not given (else ~/.pydist.cookie)
+  PYDIST_EPMD_PORT   the name server's port (default 4370)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"pydist: {message} (see pydist --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = _Parser(prog="pydist", description=_DESCRIPTION, epilog=_EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sname", metavar="NAME[@HOST]", help="short node name; HOST defaults to this machine's short name")
+    p.add_argument("--name", metavar="NAME@HOST", help="long node name; HOST is a fully qualified name or an IP address")
+    p.add_argument("--cookie", help="the cluster's shared secret (else $PYDIST_COOKIE, else ~/.pydist.cookie)")
+    p.add_argument("-S", "--app", metavar="APP", help="start application APP (module, package or path) before the prompt")
+    p.add_argument("-e", "--eval", metavar="CODE", help="run CODE as this node, then exit (with -i: then the prompt)")
+    p.add_argument("-i", dest="interactive", action="store_true", help="open the prompt after -e CODE or SCRIPT")
+    p.add_argument("--remsh", metavar="NODE", help="a prompt that evaluates on NODE")
+    p.add_argument("--ticktime", type=float, default=None, metavar="SECONDS",
+                   help="a silent peer is declared down within this many seconds (default 4)")
+    p.add_argument("--port", metavar="N|MIN-MAX", help="the port (or range) this node listens on (default: any free port)")
+    p.add_argument("--version", action="version", version=f"pydist {__version__}")
+    p.add_argument("script", nargs="?", metavar="SCRIPT", help="a Python file to run as this node")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for SCRIPT (sys.argv[1:])")
+    return p
+
+
+def _port_spec(text: str | None):
+    if text is None:
+        return None
+    try:
+        if "-" in text:
+            low, high = (int(x) for x in text.split("-", 1))
+        else:
+            low = high = int(text)
+    except ValueError:
+        raise UsageError(f"--port takes a port or a range like 9100-9105, not {text!r}") from None
+    if not (0 < low <= high < 65536):
+        raise UsageError(f"--port: {text!r} is not a valid port or range")
+    return (low, high)
+
+
+class _TerminalHandler(logging.Handler):
+    """Log lines go where the node's terminal output goes (above the prompt)."""
+
+    def emit(self, record):
+        from ._iofwd import TERMINAL
+
+        try:
+            TERMINAL.write("stderr", self.format(record) + "\n")
+        except Exception:
+            pass
+
+
+def setup_logging() -> None:
+    log = logging.getLogger("pydist")
+    if not log.handlers:
+        handler = _TerminalHandler()
+        handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def _print_exception(err: BaseException) -> None:
+    tb = err.__traceback__
+    # drop pydist's own frames: the user's code starts below exec/run_path
+    while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("pydist"):
+        tb = tb.tb_next
+    sys.stderr.write("".join(traceback.format_exception(type(err), err, tb)))
+
+
+def _run_code(fn) -> int:
+    try:
+        fn()
+        return 0
+    except SystemExit as err:
+        code = err.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        sys.stderr.write(f"{code}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BaseException as err:  # the user's code failed: show it as Python would
+        _print_exception(err)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "epmd":
+        from ._nameserver import main as epmd_main
+
+        return epmd_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except UsageError as err:
+        sys.stderr.write(f"pydist: {err}\n")
+        return 2
+    except PydistError as err:
+        sys.stderr.write(f"pydist: {err}\n")
+        return 1
+    finally:
+        from ._node import stop
+
+        stop()
+
+
+def _main(args) -> int:
+    from . import _iofwd
+    from ._node import DEFAULT_TICKTIME, start
+
+    if args.interactive and not (args.eval or args.script):
+        raise UsageError("-i goes with -e CODE or SCRIPT")
+    if args.ticktime is not None and args.ticktime <= 0:
+        raise UsageError("--ticktime must be a positive number of seconds")
+    setup_logging()
+    _iofwd.install()
+    if args.sname or args.name:
+        if args.sname and args.name:
+            raise UsageError("give either --sname or --name, not both")
+        start(args.sname or args.name, longnames=bool(args.name), cookie=args.cookie,
+              ticktime=args.ticktime or DEFAULT_TICKTIME, port=_port_spec(args.port))
+    elif args.remsh:
+        raise UsageError("--remsh needs this node to have a name too: add --sname NAME")
+    from ._namespace import prompt_namespace
+
+    ns = prompt_namespace()
+    if args.app:
+        from ._application import start_cli_app
+
+        start_cli_app(args.app, ns)
+    code = 0
+    if args.eval is not None:
+        src = args.eval
+        code = _run_code(lambda: exec(compile(src, "<eval>", "exec"), ns))
+    elif args.script:
+        path = args.script
+        if not os.path.isfile(path):
+            raise PydistError(f"no such script: {path}")
+        sys.argv = [path, *args.args]
+        sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+        code = _run_code(lambda: ns.update(runpy.run_path(path, init_globals=ns, run_name="__main__")))
+    if (args.eval is None and not args.script) or args.interactive:
+        from ._repl import run_repl
+
+        return run_repl(ns, remsh=args.remsh)
+    return code

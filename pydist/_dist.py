@@ -1,0 +1,442 @@
+"""Distribution: the connections of this node to the other nodes.
+
+Connecting to ``b@host`` means: resolve ``host``, ask that host's name
+server for b's port, open a DEALER to it (CURVE, cookie keys), send HELLO
+and wait for HELLO_ACK. The peer opens its own DEALER back to us on HELLO;
+each side then sends everything to the other over its own DEALER. A peer is
+*up* once the handshake is done; it goes *down* on BYE, on a closed socket
+(kill -9: milliseconds), on missing heartbeats (a hung host or a partition:
+within the ticktime), or when a frame arrives from a new incarnation.
+
+Every wait here has a deadline, and every waiter for a node is woken when
+that node goes down, so nothing blocks for long on a dead peer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from . import _nameserver, _names, _wire
+from ._cookie import curve_keys
+from ._errors import NameServerUnreachable
+from ._terms import Pid, Ref
+from ._transport import HANDSHAKE_FAILED, Transport
+
+import zmq
+
+log = logging.getLogger("pydist")
+
+_KIND = {name: getattr(_wire, name) for name in ("LINK", "UNLINK", "EXIT", "MONITOR", "DEMONITOR", "DOWN")}
+
+
+class Peer:
+    __slots__ = ("node", "link", "creation", "state", "ready", "error", "seq")
+
+    def __init__(self, node: str):
+        self.node = node
+        self.link = None
+        self.creation = None
+        self.state = "pending"
+        self.ready = threading.Event()
+        self.error: str | None = None
+        self.seq = 0
+
+
+class _Waiter:
+    __slots__ = ("node", "event", "result", "on_reply")
+
+    def __init__(self, node, on_reply=None):
+        self.node = node
+        self.event = threading.Event()
+        self.result = None
+        self.on_reply = on_reply
+
+
+class Distribution:
+    def __init__(self, runtime, name: str, longnames: bool, cookie: str, ticktime: float,
+                 port_spec=None):
+        self.rt = runtime
+        self.name = name
+        self.longnames = longnames
+        self.ticktime = ticktime
+        self.connect_timeout = min(max(ticktime, 2.0), 7.0)
+        self.peers: dict[str, Peer] = {}
+        self.lock = threading.RLock()
+        self._seq = 0
+        self._waiters: dict[Ref, _Waiter] = {}
+        self.node_watchers: list[tuple[str, Pid]] = []
+        self.all_watchers: list[Pid] = []
+        self._last_addr: dict[str, tuple[str, int]] = {}
+        self._stale_sent: dict[str, float] = {}
+        self.transport = Transport(name, curve_keys(cookie), ticktime, port_spec,
+                                   self._on_frame, self._on_link_event)
+        self.port = self.transport.port
+        try:
+            _nameserver.ensure_running()
+            self.registration = _nameserver.register(
+                _nameserver.split_name(name), self.port, on_notice=self._on_notice)
+        except BaseException:
+            self.transport.close()
+            raise
+
+    # -- connecting -------------------------------------------------------------
+    def in_io_thread(self) -> bool:
+        return threading.current_thread() is self.transport._thread
+
+    def connect(self, node: str, timeout: float | None = None) -> bool:
+        """True once ``node`` is up (connecting if needed); never raises."""
+        if node == self.name:
+            return True
+        timeout = self.connect_timeout if timeout is None else timeout
+        try:
+            name, host = _names.split(node)
+        except ValueError:
+            return False
+        if self.longnames != _names.is_long_host(host):
+            mine, theirs = ("long", "short") if self.longnames else ("short", "long")
+            log.warning("cannot connect to %s: this node uses %s names and %s is a %s name; "
+                        "nodes started with --name and --sname cannot talk to each other",
+                        node, mine, node, theirs)
+            return False
+        with self.lock:
+            peer = self.peers.get(node)
+            if peer is not None:
+                if peer.state == "up":
+                    return True
+                creator = False
+            else:
+                peer = self.peers[node] = Peer(node)
+                creator = True
+        if not creator or self.in_io_thread():
+            if not self.in_io_thread():
+                peer.ready.wait(timeout)
+            return peer.state == "up"
+        try:
+            ip = _names.resolve(host)
+            port = _nameserver.lookup(ip, name, timeout=min(timeout, 2.0))
+        except (OSError, NameServerUnreachable) as err:
+            log.debug("connect %s: %s", node, err)
+            port = None
+        if port is None:
+            self._forget(peer)
+            return False
+        self.transport.call_in_io_thread(self._ensure_link, peer, ip, port)
+        hello = _wire.encode(_wire.HELLO, (self.name, self.rt.creation, self.port, self.longnames,
+                                          self.up_nodes(), _wire.PROTOCOL_VERSION))
+        if peer.link is not None:
+            self.transport.send(peer.link, hello)
+        peer.ready.wait(timeout)
+        if peer.state != "up":
+            self._forget(peer)
+            return False
+        return True
+
+    def _ensure_link(self, peer: Peer, ip: str, port: int) -> None:
+        """On the I/O thread, so a crossing HELLO cannot open a second link."""
+        if peer.link is None and peer.state != "down":
+            peer.link = self.transport._open_link(peer.node, f"tcp://{ip}:{port}")
+            self._last_addr[peer.node] = (ip, port)
+
+    def _forget(self, peer: Peer) -> None:
+        """Drop a connection attempt that never came up (no nodedown)."""
+        with self.lock:
+            if self.peers.get(peer.node) is peer and peer.state != "up":
+                del self.peers[peer.node]
+                peer.state = "down"
+        peer.ready.set()
+        if peer.link is not None and peer.state == "down":
+            self.transport.close_link(peer.link)
+
+    def _connect_many(self, nodes) -> None:
+        todo = [n for n in nodes if n != self.name and n not in self.peers]
+        if todo:
+            threading.Thread(target=lambda: [self.connect(n) for n in todo],
+                             name="pydist-connect", daemon=True).start()
+
+    def _mark_up(self, peer: Peer) -> None:
+        with self.lock:
+            if peer.state == "up":
+                return
+            peer.state = "up"
+            self._seq += 1
+            peer.seq = self._seq
+            watchers = list(self.all_watchers)
+        peer.ready.set()
+        for pid in watchers:
+            self.rt.send(pid, ("nodeup", peer.node))
+
+    def up_nodes(self) -> list[str]:
+        with self.lock:
+            ups = [p for p in self.peers.values() if p.state == "up"]
+        return [p.node for p in sorted(ups, key=lambda p: p.seq)]
+
+    def node_down(self, node: str, reason: str = "disconnected") -> None:
+        with self.lock:
+            peer = self.peers.pop(node, None)
+            if peer is None:
+                return
+            was_up = peer.state == "up"
+            peer.state = "down"
+            waiters = [w for w in self._waiters.values() if w.node == node]
+            watchers = [pid for n, pid in self.node_watchers if n == node]
+            self.node_watchers = [(n, pid) for n, pid in self.node_watchers if n != node]
+            all_watchers = list(self.all_watchers)
+        peer.ready.set()
+        if peer.link is not None:
+            self.transport.close_link(peer.link)
+        for w in waiters:
+            w.event.set()
+        if not was_up:
+            return
+        log.debug("node %s is down (%s)", node, reason)
+        self.rt.node_down(node)
+        for pid in watchers + all_watchers:
+            self.rt.send(pid, ("nodedown", node))
+
+    def disconnect(self, node: str) -> bool:
+        with self.lock:
+            peer = self.peers.get(node)
+        if peer is None or peer.state != "up":
+            return False
+        self.transport.send(peer.link, _wire.encode(_wire.BYE, ("disconnect",)))
+        self.node_down(node, "disconnect")
+        return True
+
+    def shutdown(self) -> None:
+        """Leave the cluster: tell every peer at once, so they see us go now."""
+        bye = _wire.encode(_wire.BYE, ("shutdown",))
+        with self.lock:
+            peers = list(self.peers.values())
+        for peer in peers:
+            if peer.link is not None and peer.state == "up":
+                self.transport.send(peer.link, bye)
+        try:
+            self.registration.close()
+        except Exception:
+            pass
+        time.sleep(0.05)  # let the BYE frames leave before the sockets close
+        self.transport.close()
+
+    # -- monitors of nodes -----------------------------------------------------
+    def monitor_node(self, node: str, pid: Pid, flag: bool) -> bool:
+        if not flag:
+            with self.lock:
+                for i, (n, p) in enumerate(self.node_watchers):
+                    if n == node and p == pid:
+                        del self.node_watchers[i]
+                        break
+            return True
+        with self.lock:
+            self.node_watchers.append((node, pid))
+        if not self.connect(node):
+            with self.lock:
+                if (node, pid) in self.node_watchers:
+                    self.node_watchers.remove((node, pid))
+                    gone = True
+                else:
+                    gone = False
+            if gone:
+                self.rt.send(pid, ("nodedown", node))
+        return True
+
+    def monitor_nodes(self, pid: Pid, flag: bool) -> None:
+        with self.lock:
+            if flag:
+                self.all_watchers.append(pid)
+            elif pid in self.all_watchers:
+                self.all_watchers.remove(pid)
+
+    # -- sending ----------------------------------------------------------------
+    def _link_for(self, node: str, connect: bool):
+        peer = self.peers.get(node)
+        if peer is not None and peer.state == "up":
+            return peer.link
+        if not connect or self.in_io_thread() or not self.connect(node):
+            return None
+        peer = self.peers.get(node)
+        return peer.link if peer is not None else None
+
+    def send_message(self, node: str, dest, msg) -> bool:
+        frame = _wire.encode(_wire.SEND, (dest, msg))
+        link = self._link_for(node, connect=True)
+        return link is not None and self.transport.send(link, frame)
+
+    def send_signal(self, node: str, kind: str, payload: tuple) -> bool:
+        link = self._link_for(node, connect=True)
+        return link is not None and self.transport.send(link, _wire.encode(_KIND[kind], payload))
+
+    def request(self, node: str, kind: int, payload_fn, timeout: float, on_reply=None):
+        """Send a request tagged with a fresh ref and wait for its reply.
+
+        Returns the reply, or None if the node is unreachable, went down or
+        did not answer within ``timeout``.
+        """
+        link = self._link_for(node, connect=True)
+        if link is None:
+            return None
+        ref = self.rt.make_ref()
+        w = _Waiter(node, on_reply)
+        with self.lock:
+            self._waiters[ref] = w
+        try:
+            if not self.transport.send(link, _wire.encode(kind, payload_fn(ref))):
+                return None
+            w.event.wait(timeout)
+            return w.result
+        finally:
+            with self.lock:
+                self._waiters.pop(ref, None)
+
+    def ping(self, node: str) -> str:
+        if node == self.name:
+            return "pong"
+        ok = self.request(node, _wire.PING, lambda ref: (ref,), self.connect_timeout)
+        return "pong" if ok else "pang"
+
+    # -- receiving (I/O thread) -------------------------------------------------
+    def _on_frame(self, sender: str, frame: bytes) -> None:
+        kind, payload = _wire.decode(frame)
+        if kind == _wire.HELLO:
+            self._on_hello(sender, payload)
+            return
+        if kind == _wire.HELLO_ACK:
+            name, creation, others = payload
+            peer = self.peers.get(sender)
+            if peer is not None and name == sender and peer.state == "pending":
+                peer.creation = creation
+                self._mark_up(peer)
+                self._connect_many(others)
+            return
+        peer = self.peers.get(sender)
+        if peer is None or peer.state != "up":
+            if kind == _wire.BYE and peer is not None:
+                peer.error = payload[0]
+                self._forget(peer)
+            elif kind != _wire.BYE:
+                self._tell_stale(sender)
+            return
+        rt = self.rt
+        if kind == _wire.SEND:
+            rt.deliver_local(payload[0], payload[1])
+        elif kind == _wire.SPAWN:
+            self._on_spawn(sender, payload)
+        elif kind in (_wire.SPAWN_REPLY, _wire.PONG):
+            w = self._waiters.get(payload[0])
+            if w is not None:
+                w.result = payload[1] if kind == _wire.SPAWN_REPLY else True
+                if w.on_reply is not None:
+                    w.on_reply(w.result)
+                w.event.set()
+        elif kind == _wire.PING:
+            self.transport.send(peer.link, _wire.encode(_wire.PONG, (payload[0],)))
+        elif kind == _wire.LINK:
+            rt.remote_link(*payload)
+        elif kind == _wire.UNLINK:
+            p = rt.local_proc(payload[1])
+            if p is not None:
+                p.links.discard(payload[0])
+        elif kind == _wire.EXIT:
+            rt.exit_signal(payload[1], payload[0], payload[2], payload[3])
+        elif kind == _wire.MONITOR:
+            rt.remote_monitor(*payload)
+        elif kind == _wire.DEMONITOR:
+            rt.remote_demonitor(*payload)
+        elif kind == _wire.DOWN:
+            ref, watcher, as_target, reason = payload
+            rt.deliver_down(watcher, ref, as_target, reason)
+        elif kind == _wire.BYE:
+            self.node_down(sender, payload[0])
+
+    def _on_hello(self, sender: str, payload) -> None:
+        name, creation, port, longnames, others, version = payload
+        if name != sender or version != _wire.PROTOCOL_VERSION:
+            log.warning("ignored a connection from %s: it speaks another pydist protocol", sender)
+            return
+        _, host = _names.split(name)
+        ip = _names.resolve(host)
+        self._last_addr[name] = (ip, port)
+        if longnames != self.longnames:
+            mine = "long (--name)" if self.longnames else "short (--sname)"
+            log.warning("refused a connection from %s: this node uses %s names; "
+                        "nodes started with --name and --sname cannot talk to each other", name, mine)
+            self._send_once(name, _wire.encode(_wire.BYE, ("refused: long and short names",)))
+            return
+        with self.lock:
+            peer = self.peers.get(name)
+            if peer is not None and peer.state == "up" and peer.creation != creation:
+                restarted = True
+            else:
+                restarted = False
+        if restarted:
+            self.node_down(name, "restarted")
+            peer = None
+        with self.lock:
+            peer = self.peers.get(name)
+            if peer is None:
+                peer = self.peers[name] = Peer(name)
+        self._ensure_link(peer, ip, port)
+        peer.creation = creation
+        self.transport.send(peer.link, _wire.encode(
+            _wire.HELLO_ACK, (self.name, self.rt.creation, self.up_nodes())))
+        self._mark_up(peer)
+        self._connect_many(others)
+
+    def _send_once(self, node: str, frame: bytes) -> None:
+        addr = self._last_addr.get(node)
+        if addr is None:
+            return
+        link = self.transport._open_link(node, f"tcp://{addr[0]}:{addr[1]}")
+        self.transport.send(link, frame)
+        self.transport.close_link(link)
+
+    def _tell_stale(self, node: str) -> None:
+        """A peer we consider down still talks to us: tell it, so it drops us too."""
+        now = time.monotonic()
+        if now - self._stale_sent.get(node, 0.0) < 1.0:
+            return
+        self._stale_sent[node] = now
+        self._send_once(node, _wire.encode(_wire.BYE, ("not connected",)))
+
+    def _on_spawn(self, sender: str, payload) -> None:
+        ref, caller, gl, body, link, mref = payload
+
+        def reply(pid):
+            self.transport.send(self.peers[sender].link, _wire.encode(_wire.SPAWN_REPLY, (ref, pid)))
+
+        self.rt.spawn(None, (), group_leader=gl, link=caller if link else None,
+                      monitor=(mref, caller) if mref is not None else None,
+                      payload=body, before_start=reply)
+
+    def _on_link_event(self, link, event: int) -> None:
+        peer = self.peers.get(link.node)
+        if peer is None or peer.link is not link:
+            return
+        if event & HANDSHAKE_FAILED:
+            if peer.state == "pending":
+                log.warning("could not connect to %s: the cookies differ (this node's cookie is not "
+                            "%s's; use the same --cookie, $PYDIST_COOKIE or ~/.pydist.cookie on both)",
+                            link.node, link.node)
+                peer.error = "cookie"
+                self._forget(peer)
+                self._notify_mismatch(link.node)
+            else:
+                self.node_down(link.node, "handshake failed")
+        elif event == zmq.EVENT_DISCONNECTED:
+            if peer.state == "up":
+                self.node_down(link.node, "connection closed")
+
+    def _notify_mismatch(self, node: str) -> None:
+        addr = self._last_addr.get(node)
+        if addr is None:
+            return
+        name = _nameserver.split_name(node)
+        threading.Thread(target=_nameserver.notify, args=(addr[0], name, f"cookie-mismatch {self.name}"),
+                         daemon=True).start()
+
+    def _on_notice(self, text: str) -> None:
+        kind, _, who = text.partition(" ")
+        if kind == "cookie-mismatch" and who:
+            log.warning("connection attempt from node %s rejected: its cookie differs from this "
+                        "node's (use the same --cookie, $PYDIST_COOKIE or ~/.pydist.cookie on both)", who[:300])

@@ -1,0 +1,162 @@
+"""Group leaders: where a process's ``print`` goes.
+
+``sys.stdout``/``sys.stderr`` become ``ProcessStream``s that look at the
+current process's group leader. A process whose group leader is this node's
+own io server writes straight to the terminal; any other (the prompt of the
+node that spawned it, on another node) gets the text as
+``("$io", "stdout"|"stderr", text)`` messages, a line at a time as printed.
+The io server is a handler process: its messages are written as they arrive,
+with no thread of its own. ``TERMINAL`` is what the REPL redirects to print
+above the prompt.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+
+from ._process import current
+from ._runtime import RUNTIME
+
+_MAX_PENDING = 8192
+
+
+class Terminal:
+    """This node's real output streams (swappable by the REPL)."""
+
+    def __init__(self):
+        self.out = sys.stdout
+        self.err = sys.stderr
+        self.lock = threading.RLock()
+
+    def write(self, stream: str, text: str) -> None:
+        target = self.err if stream == "stderr" else self.out
+        with self.lock:
+            try:
+                target.write(text)
+                target.flush()
+            except (OSError, ValueError):
+                pass  # a closed terminal must not kill the process that printed
+
+    def redirect(self, out, err) -> tuple:
+        old = (self.out, self.err)
+        self.out, self.err = out, err
+        return old
+
+
+TERMINAL = Terminal()
+
+
+class ProcessStream(io.TextIOBase):
+    """A ``sys.stdout`` that follows the printing process's group leader."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    def _target(self):
+        return TERMINAL.err if self.name == "stderr" else TERMINAL.out
+
+    def isatty(self) -> bool:
+        try:
+            return self._target().isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def fileno(self) -> int:
+        return self._target().fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        p = current()
+        gl = p.group_leader if p is not None else None
+        if gl is None or gl == RUNTIME.user_io:
+            TERMINAL.write(self.name, text)
+            return len(text)
+        buf = p.iobuf.get(self.name, "") + text
+        cut = buf.rfind("\n") + 1
+        if cut:
+            _send_io(gl, self.name, buf[:cut])
+            buf = buf[cut:]
+        if len(buf) > _MAX_PENDING:
+            _send_io(gl, self.name, buf)
+            buf = ""
+        p.iobuf[self.name] = buf
+        return len(text)
+
+    def flush(self) -> None:
+        p = current()
+        if p is not None and p.iobuf:
+            flush_process(p)
+        else:
+            try:
+                self._target().flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+
+
+def _send_io(gl, stream: str, text: str) -> None:
+    try:
+        RUNTIME.send(gl, ("$io", stream, text))
+    except Exception:
+        TERMINAL.write(stream, text)
+
+
+def flush_process(p) -> None:
+    """Send what ``p`` printed without a newline yet (also at its exit)."""
+    gl = p.group_leader
+    for stream, text in list(p.iobuf.items()):
+        if text:
+            p.iobuf[stream] = ""
+            if gl is None or gl == RUNTIME.user_io:
+                TERMINAL.write(stream, text)
+            else:
+                _send_io(gl, stream, text)
+
+
+def _io_server(msg) -> None:
+    if type(msg) is tuple and len(msg) == 3 and msg[0] == "$io" and isinstance(msg[2], str):
+        TERMINAL.write("stderr" if msg[1] == "stderr" else "stdout", msg[2])
+
+
+def _report_crash(p, text: str) -> None:
+    """Crash reports go to this node's terminal and to the group leader's."""
+    TERMINAL.write("stderr", text)
+    gl = p.group_leader
+    if gl is not None and gl != RUNTIME.user_io:
+        _send_io(gl, "stderr", text)
+
+
+def new_user_io():
+    """(Re)create this node's io server (its pid names the node)."""
+    old = RUNTIME.user_io
+    RUNTIME.user_io = RUNTIME.add_handler_process(_io_server)
+    if old is not None:
+        with RUNTIME.lock:
+            for p in RUNTIME.procs.values():
+                if p.group_leader == old:
+                    p.group_leader = RUNTIME.user_io
+    return RUNTIME.user_io
+
+
+def install() -> None:
+    """Route ``print`` through group leaders (idempotent)."""
+    if RUNTIME.user_io is None:
+        new_user_io()
+    RUNTIME.crash_reporter = _report_crash
+    RUNTIME.flush_io = flush_process
+    if not isinstance(sys.stdout, ProcessStream):
+        TERMINAL.out = sys.stdout
+        sys.stdout = ProcessStream("stdout")
+    if not isinstance(sys.stderr, ProcessStream):
+        TERMINAL.err = sys.stderr
+        sys.stderr = ProcessStream("stderr")

@@ -1,0 +1,205 @@
+"""Processes as in Elixir: ``spawn``, ``self``, ``send``, ``receive``,
+``flush`` and the ``Process`` module.
+
+Any thread that calls one of these becomes a process on first use (the
+prompt, a script's main thread), so there is always a ``self()`` to reply
+to. Spawning on another node goes through ``Node.spawn``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from . import _wire
+from ._errors import Exit
+from ._pickling import dumps_call
+from ._runtime import RUNTIME
+from ._terms import Pid, Ref
+
+log = logging.getLogger("pydist")
+
+
+def node() -> str:
+    """This node's name, e.g. ``"foo@greyarea"`` (``"nonode@nohost"`` if not distributed)."""
+    return RUNTIME.name
+
+
+def self() -> Pid:  # noqa: A001 - the Elixir name, on purpose
+    """The calling process's pid."""
+    return RUNTIME.adopt().pid
+
+
+def make_ref() -> Ref:
+    return RUNTIME.make_ref()
+
+
+def send(dest, msg):
+    """Send ``msg`` to a Pid, a registered name or ``(name, node)``; returns ``msg``.
+
+    Never raises for a dead pid or a ``(name, node)``; raises ValueError
+    for a local name that is not registered, as Erlang does.
+    """
+    return RUNTIME.send(dest, msg)
+
+
+def receive(timeout: float | None = None, match=None):
+    """The oldest message in the mailbox (the oldest with ``match(msg)`` true).
+
+    Blocks until one arrives; raises ``TimeoutError`` after ``timeout``
+    seconds. Ctrl-C interrupts it at the prompt.
+    """
+    return RUNTIME.adopt().receive(timeout, match)
+
+
+def flush() -> None:
+    """Print every message in the mailbox, one per line, and empty it."""
+    for msg in RUNTIME.adopt().drain():
+        print(repr(msg))
+
+
+def spawn_on(target_node, fn, args, *, link=False, monitor=False, what="spawn"):
+    """Start ``fn(*args)`` on ``target_node`` (None: here); returns (pid, ref)."""
+    caller = RUNTIME.adopt()
+    ref = RUNTIME.make_ref() if monitor else None
+
+    def record(pid):  # before the new process can exit, so no signal is missed
+        if link:
+            caller.links.add(pid)
+        if ref is not None:
+            caller.monitoring[ref] = pid
+
+    if target_node is None or target_node == RUNTIME.name:
+        if not callable(fn):
+            raise TypeError(f"{what}: expected a function, got {fn!r}")
+        pid = RUNTIME.spawn(fn, args, group_leader=caller.group_leader,
+                            link=caller.pid if link else None,
+                            monitor=(ref, caller.pid) if ref is not None else None,
+                            before_start=record)
+        return pid, ref
+    dist = RUNTIME.require_dist(what)
+    payload = dumps_call(fn, args, target_node, what)
+    pid = dist.request(
+        target_node, _wire.SPAWN,
+        lambda r: (r, caller.pid, caller.group_leader, payload, link, ref),
+        timeout=dist.connect_timeout + 2 * dist.ticktime + 5, on_reply=record)
+    if pid is None:
+        log.warning("%s: can not start %s on %s: the node is down or unreachable",
+                    what, getattr(fn, "__name__", fn), target_node)
+        pid = Pid(target_node, 0, 0)
+        if link:
+            caller.links.add(pid)
+            RUNTIME.exit_signal(caller.pid, pid, "noconnection", via_link=True)
+        if ref is not None:
+            caller.deliver(("DOWN", ref, "process", pid, "noconnection"))
+    return pid, ref
+
+
+def spawn(fn, *args) -> Pid:
+    """Run ``fn(*args)`` in a new process on this node; returns its pid at once."""
+    return spawn_on(None, fn, args)[0]
+
+
+def spawn_link(fn, *args) -> Pid:
+    return spawn_on(None, fn, args, link=True, what="spawn_link")[0]
+
+
+def spawn_monitor(fn, *args) -> tuple[Pid, Ref]:
+    return spawn_on(None, fn, args, monitor=True, what="spawn_monitor")
+
+
+class Process:
+    """Elixir's ``Process`` module."""
+
+    @staticmethod
+    def register(pid: Pid, name: str) -> bool:
+        """Register ``pid`` under ``name`` on this node (as ``Process.register/2``)."""
+        if not isinstance(pid, Pid):
+            raise TypeError(f"Process.register: expected a Pid, got {pid!r}")
+        return RUNTIME.register(name, pid)
+
+    @staticmethod
+    def unregister(name: str) -> bool:
+        return RUNTIME.unregister(name)
+
+    @staticmethod
+    def whereis(name: str) -> Pid | None:
+        return RUNTIME.whereis(name)
+
+    @staticmethod
+    def registered() -> list[str]:
+        return sorted(RUNTIME.names)
+
+    @staticmethod
+    def alive(pid: Pid) -> bool:
+        """Whether a process of *this* node is alive (as ``Process.alive?``)."""
+        if not RUNTIME.is_local(pid):
+            raise ValueError(f"Process.alive: {pid} is on another node; ask there with "
+                             f"rpc.call({pid.node!r}, Process.alive, pid)")
+        p = RUNTIME.local_proc(pid)
+        return p is not None and p.alive
+
+    @staticmethod
+    def list() -> list[Pid]:
+        with RUNTIME.lock:
+            return [p.pid for p in RUNTIME.procs.values() if p.handler is None and p.alive]
+
+    @staticmethod
+    def link(pid: Pid) -> bool:
+        RUNTIME.link(RUNTIME.adopt(), pid)
+        return True
+
+    @staticmethod
+    def unlink(pid: Pid) -> bool:
+        RUNTIME.unlink(RUNTIME.adopt(), pid)
+        return True
+
+    @staticmethod
+    def monitor(target) -> Ref:
+        """Monitor a pid, a name or ``(name, node)``; one ``("DOWN", ref, "process", target, reason)`` follows."""
+        return RUNTIME.monitor(RUNTIME.adopt(), target)
+
+    @staticmethod
+    def demonitor(ref: Ref, flush: bool = False) -> bool:
+        return RUNTIME.demonitor(RUNTIME.adopt(), ref, flush)
+
+    @staticmethod
+    def exit(pid: Pid, reason) -> bool:
+        """Send an exit signal to ``pid`` (``"kill"`` cannot be trapped)."""
+        me = RUNTIME.adopt()
+        if pid == me.pid and reason != "normal":
+            raise Exit("killed" if reason == "kill" else reason)
+        RUNTIME.exit_signal(pid, me.pid, reason, via_link=False)
+        return True
+
+    @staticmethod
+    def flag(flag: str, value):
+        """``Process.flag("trap_exit", True)``: returns the old value."""
+        if flag != "trap_exit":
+            raise ValueError(f"Process.flag: unknown flag {flag!r} (only 'trap_exit' is supported)")
+        me = RUNTIME.adopt()
+        old, me.trap_exit = me.trap_exit, bool(value)
+        return old
+
+    @staticmethod
+    def group_leader() -> Pid | None:
+        return RUNTIME.adopt().group_leader
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    @staticmethod
+    def send_after(dest, msg, seconds: float):
+        import threading
+        t = threading.Timer(seconds, lambda: _quiet_send(dest, msg))
+        t.daemon = True
+        t.start()
+        return t
+
+
+def _quiet_send(dest, msg):
+    try:
+        RUNTIME.send(dest, msg)
+    except Exception:
+        pass

@@ -1,0 +1,99 @@
+"""Node names: parsing ``--sname``/``--name``, and where a name lives.
+
+Erlang's rules: a short name's host has no dots; a long name's host is a
+fully qualified name or an IP address; the two kinds never talk to each
+other. ``nonode@nohost`` is the name of a node that is not distributed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+
+from ._errors import PydistError, UsageError
+
+NONODE = "nonode@nohost"
+_PART = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_HOST = re.compile(r"^[A-Za-z0-9_.\-:\[\]]{1,253}$")
+
+
+def short_host() -> str:
+    """This machine's short host name, as ``iex --sname`` uses it."""
+    return socket.gethostname().split(".")[0] or "localhost"
+
+
+def long_host() -> str:
+    """This machine's fully qualified name, or its address when it has none."""
+    fqdn = socket.getfqdn()
+    if "." in fqdn and fqdn != "localhost.localdomain":
+        return fqdn
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def is_long_host(host: str) -> bool:
+    return "." in host or is_ip(host)
+
+
+def split(node: str) -> tuple[str, str]:
+    """``"foo@vm"`` -> ``("foo", "vm")``; raises ValueError for a bad name."""
+    if not isinstance(node, str) or node.count("@") != 1:
+        raise ValueError(f"bad node name {node!r}: expected NAME@HOST, like foo@{short_host()}")
+    name, host = node.split("@")
+    if not _PART.match(name) or not _HOST.match(host):
+        raise ValueError(f"bad node name {node!r}: use letters, digits, '_', '-' and '.'")
+    return name, host
+
+
+def make_own_name(sname: str | None, lname: str | None) -> tuple[str, bool]:
+    """The node's full name and whether it uses long names, from the CLI flags."""
+    if sname and lname:
+        raise UsageError("give either --sname or --name, not both")
+    raw = sname or lname
+    longnames = bool(lname)
+    if "@" in raw:
+        try:
+            name, host = split(raw)
+        except ValueError as err:
+            raise PydistError(str(err)) from None
+    else:
+        name, host = raw, (long_host() if longnames else short_host())
+        if not _PART.match(name):
+            raise PydistError(f"bad node name {raw!r}: use letters, digits, '_', '-' and '.'")
+    if longnames and not is_long_host(host):
+        raise PydistError(
+            f"--name needs a fully qualified host name or an IP address, like {name}@198.18.0.2 "
+            f"(got {host!r}); use --sname for a short name"
+        )
+    if not longnames and "." in host and not is_ip(host):
+        raise PydistError(
+            f"--sname needs a short host name without dots (got {host!r}); use --name {name}@{host}"
+        )
+    return f"{name}@{host}", longnames
+
+
+def qualify(target: str, own: str) -> str:
+    """A bare name (``"bar"``) means bar on this node's host."""
+    if isinstance(target, str) and "@" not in target:
+        host = own.split("@", 1)[1] if "@" in own and own != NONODE else short_host()
+        return f"{target}@{host}"
+    return target
+
+
+def resolve(host: str) -> str:
+    """The IPv4 address to reach ``host`` at; raises OSError if unknown."""
+    host = host.strip("[]")
+    if is_ip(host):
+        return host
+    return socket.gethostbyname(host)

@@ -1,0 +1,26 @@
+"""What the prompt (and ``-e``, and scripts) find in their namespace."""
+
+from __future__ import annotations
+
+import builtins
+
+BUILTIN_NAMES = ("node", "Node", "spawn", "spawn_link", "spawn_monitor", "self", "send", "receive",
+                 "flush", "make_ref", "Process", "rpc", "Pid", "Ref", "Exit",
+                 "GenServer", "Supervisor", "Application", "h")
+
+
+def prompt_namespace() -> dict:
+    """A fresh ``__main__``-like namespace holding the built-ins.
+
+    ``__name__`` is ``"__main__"`` so that functions defined in it are
+    shipped by value by cloudpickle (they run on other nodes).
+    """
+    import pydist
+
+    ns = {"__name__": "__main__", "__builtins__": builtins}
+    for name in BUILTIN_NAMES:
+        try:
+            ns[name] = getattr(pydist, name)
+        except (AttributeError, ImportError):
+            pass  # a layer not built yet must not break the prompt
+    return ns

@@ -1,0 +1,140 @@
+"""``Node`` (Elixir's module) and starting/stopping distribution.
+
+``start`` turns this OS process into a named node: it binds the ROUTER,
+registers with the host's name server (starting one if none answers) and
+re-stamps the io server with the new name so remote output finds its way
+home. ``stop`` leaves the cluster and tells every peer at once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+
+from . import _iofwd, _names
+from ._cookie import load_cookie
+from ._errors import UsageError
+from ._kernel import spawn_on
+from ._runtime import RUNTIME
+from ._terms import Pid
+
+log = logging.getLogger("pydist")
+
+DEFAULT_TICKTIME = 4.0
+
+
+def start(name: str, *, longnames: bool = False, cookie: str | None = None,
+          ticktime: float = DEFAULT_TICKTIME, port=None) -> str:
+    """Make this OS process the node ``name`` (``"foo"`` or ``"foo@host"``).
+
+    ``port`` is a port or a ``(low, high)`` range for the node's listener
+    (default: any free port). Raises NameInUse, CookieError,
+    NameServerUnreachable, UsageError.
+    """
+    from ._dist import Distribution
+
+    if RUNTIME.dist is not None:
+        raise UsageError(f"this node is already distributed as {RUNTIME.name}")
+    full, longnames = _names.make_own_name(None if longnames else name, name if longnames else None)
+    if ticktime <= 0:
+        raise UsageError("--ticktime must be a positive number of seconds")
+    if isinstance(port, int):
+        port = (port, port)
+    dist = Distribution(RUNTIME, full, longnames, load_cookie(cookie), float(ticktime), port)
+    RUNTIME.name = full
+    RUNTIME.dist = dist
+    _iofwd.install()
+    _iofwd.new_user_io()
+    atexit.register(stop)
+    return full
+
+
+def stop() -> None:
+    """Leave the cluster (peers see nodedown at once) and become ``nonode@nohost``."""
+    dist = RUNTIME.dist
+    if dist is None:
+        return
+    RUNTIME.dist = None
+    dist.shutdown()
+
+
+def _dist(what: str):
+    return RUNTIME.require_dist(what)
+
+
+def _qualify(name: str, what: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"{what}: a node name is a string like 'bar@{_names.short_host()}', not {name!r}")
+    return _names.qualify(name, RUNTIME.name)
+
+
+class Node:
+    """Elixir's ``Node`` module: this node and its connections."""
+
+    @staticmethod
+    def self() -> str:
+        return RUNTIME.name
+
+    @staticmethod
+    def alive() -> bool:
+        """Whether this node is distributed."""
+        return RUNTIME.dist is not None
+
+    @staticmethod
+    def list() -> list[str]:
+        """Connected nodes, in connection order (this one excluded)."""
+        dist = RUNTIME.dist
+        return dist.up_nodes() if dist is not None else []
+
+    @staticmethod
+    def ping(name: str) -> str:
+        """``"pong"`` once connected to ``name``, else ``"pang"``; never hangs for long."""
+        name = _qualify(name, "Node.ping")
+        dist = RUNTIME.dist
+        if dist is None:
+            return "pang"
+        return dist.ping(name)
+
+    @staticmethod
+    def connect(name: str) -> bool:
+        name = _qualify(name, "Node.connect")
+        dist = RUNTIME.dist
+        return dist is not None and dist.connect(name)
+
+    @staticmethod
+    def disconnect(name: str) -> bool:
+        name = _qualify(name, "Node.disconnect")
+        dist = RUNTIME.dist
+        return dist is not None and dist.disconnect(name)
+
+    @staticmethod
+    def spawn(name: str, fn, *args) -> Pid:
+        """Run ``fn(*args)`` in a new process on ``name``; its output comes here."""
+        return spawn_on(_qualify(name, "Node.spawn"), fn, args, what="Node.spawn")[0]
+
+    @staticmethod
+    def spawn_link(name: str, fn, *args) -> Pid:
+        return spawn_on(_qualify(name, "Node.spawn_link"), fn, args, link=True, what="Node.spawn_link")[0]
+
+    @staticmethod
+    def spawn_monitor(name: str, fn, *args):
+        return spawn_on(_qualify(name, "Node.spawn_monitor"), fn, args, monitor=True,
+                        what="Node.spawn_monitor")
+
+    @staticmethod
+    def monitor(name: str, flag: bool = True) -> bool:
+        """The caller receives ``("nodedown", name)`` when ``name`` goes down."""
+        name = _qualify(name, "Node.monitor")
+        me = RUNTIME.adopt()
+        dist = RUNTIME.dist
+        if dist is None:
+            if flag:
+                me.deliver(("nodedown", name))
+            return True
+        return dist.monitor_node(name, me.pid, flag)
+
+    @staticmethod
+    def monitor_nodes(flag: bool = True) -> bool:
+        """The caller receives ``("nodeup", n)`` / ``("nodedown", n)`` for every node."""
+        _dist("Node.monitor_nodes").monitor_nodes(RUNTIME.adopt().pid, flag)
+        return True

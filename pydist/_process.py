@@ -1,0 +1,175 @@
+"""A process: a blocking Python function with a mailbox, run on a thread.
+
+User processes are plain functions that block in ``receive()``, so each one
+runs on an OS thread. Threads are recycled through a small pool because
+starting one costs far more than a message round trip. A process is told to
+exit by setting ``pending_exit`` and waking it: ``receive`` raises
+``ProcessExitSignal`` (a BaseException, so ``except Exception`` in user
+code does not swallow it); a process busy computing gets the same exception
+asynchronously at its next bytecode.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from collections import deque
+
+from ._terms import Pid
+
+_local = threading.local()
+
+
+class ProcessExitSignal(BaseException):
+    """Raised inside a process that received an exit signal it must obey."""
+
+
+class Process:
+    """Runtime state of one local process (never leaves its node)."""
+
+    __slots__ = (
+        "pid", "mailbox", "cond", "waiting", "links", "monitored_by", "monitoring",
+        "trap_exit", "group_leader", "alive", "pending_exit", "thread_ident",
+        "handler", "registered_name", "dropped_refs", "iobuf", "__weakref__",
+    )
+
+    def __init__(self, pid: Pid, group_leader: Pid | None, handler=None):
+        self.pid = pid
+        self.mailbox: deque = deque()
+        self.cond = threading.Condition(threading.Lock())
+        self.waiting = False
+        self.links: set[Pid] = set()
+        self.monitored_by: dict = {}   # ref -> watcher pid
+        self.monitoring: dict = {}     # ref -> target (pid or (name, node))
+        self.trap_exit = False
+        self.group_leader = group_leader
+        self.alive = True
+        self.pending_exit = None
+        self.thread_ident: int | None = None
+        self.handler = handler         # set for io servers: called instead of queueing
+        self.registered_name: str | None = None
+        self.dropped_refs: set = set()  # reply tags of calls that gave up waiting
+        self.iobuf: dict = {}           # stream name -> text not yet sent to the group leader
+
+    def deliver(self, msg) -> None:
+        """Queue ``msg`` (any thread). Replies to abandoned calls are dropped."""
+        if self.handler is not None:
+            self.handler(msg)
+            return
+        if self.dropped_refs and type(msg) is tuple and len(msg) > 1 and msg[1] in self.dropped_refs:
+            self.dropped_refs.discard(msg[1])
+            return
+        with self.cond:
+            if not self.alive:
+                return
+            self.mailbox.append(msg)
+            if self.waiting:
+                self.cond.notify()
+
+    def receive(self, timeout: float | None, match=None):
+        """The oldest message (for which ``match`` is true); see ``pydist.receive``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        scanned = 0
+        with self.cond:
+            while True:
+                if self.pending_exit is not None:
+                    raise ProcessExitSignal()
+                box = self.mailbox
+                if match is None:
+                    if box:
+                        return box.popleft()
+                else:
+                    n = len(box)
+                    for i in range(scanned, n):
+                        msg = box[i]
+                        if match(msg):
+                            del box[i]
+                            return msg
+                    scanned = n
+                if deadline is None:
+                    remaining = None
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(f"receive: no matching message within {timeout} s")
+                self.waiting = True
+                try:
+                    self.cond.wait(remaining)
+                finally:
+                    self.waiting = False
+
+    def drain(self) -> list:
+        with self.cond:
+            items = list(self.mailbox)
+            self.mailbox.clear()
+        return items
+
+    def signal_exit(self, reason) -> None:
+        """Make this process exit with ``reason`` as soon as it can."""
+        with self.cond:
+            if not self.alive or self.pending_exit is not None:
+                return
+            self.pending_exit = reason
+            waiting = self.waiting
+            self.cond.notify()
+        ident = self.thread_ident
+        if not waiting and ident is not None and ident != threading.get_ident():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(ident), ctypes.py_object(ProcessExitSignal)
+            )
+
+
+def current() -> Process | None:
+    """The process running on this thread, if any."""
+    return getattr(_local, "proc", None)
+
+
+def set_current(proc: Process | None) -> None:
+    _local.proc = proc
+
+
+class WorkerPool:
+    """Reusable daemon threads, so spawning a process rarely starts a thread."""
+
+    IDLE_SECONDS = 30.0
+
+    def __init__(self, name: str = "pydist-proc"):
+        self._name = name
+        self._lock = threading.Lock()
+        self._idle: deque = deque()   # of [Condition, job-slot]
+
+    def submit(self, job) -> None:
+        with self._lock:
+            while self._idle:
+                slot = self._idle.pop()
+                with slot[0]:
+                    if slot[1] is None:
+                        slot[1] = job
+                        slot[0].notify()
+                        return
+        threading.Thread(target=self._worker, args=(job,), name=self._name, daemon=True).start()
+
+    def _worker(self, job) -> None:
+        slot = [threading.Condition(threading.Lock()), None]
+        while True:
+            try:
+                job()
+            except BaseException:  # a job must never kill a pooled thread silently
+                pass
+            slot[1] = None
+            with self._lock:
+                self._idle.append(slot)
+            with slot[0]:
+                if slot[1] is None:
+                    slot[0].wait(self.IDLE_SECONDS)
+                job = slot[1]
+                if job is None:
+                    slot[1] = False  # retired: submit() skips this slot
+            if job is None:
+                with self._lock:
+                    try:
+                        self._idle.remove(slot)
+                    except ValueError:
+                        pass
+                return

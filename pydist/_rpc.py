@@ -1,0 +1,94 @@
+"""``rpc.call``: run a function on a node and get its value back.
+
+Built on ``spawn_monitor`` + ``receive``: the result comes back as a
+message tagged with a fresh ref, and the monitor turns a dead node into an
+immediate ``Exit`` instead of a wait for the timeout. A remote exception is
+raised here as itself, with the remote traceback attached as its cause.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+import cloudpickle
+
+from ._errors import Exit, RemoteError
+from ._kernel import spawn_on
+from ._runtime import RUNTIME
+from . import _names
+
+
+def _run_and_reply(fn, args, reply_to, tag):
+    try:
+        value = fn(*args)
+        outcome = (True, value)
+        try:
+            cloudpickle.dumps(value)
+        except Exception as err:
+            outcome = (False, (None, "TypeError",
+                               f"the result {type(value).__name__} cannot be sent back: {err}", ""))
+    except BaseException as err:
+        tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        try:
+            blob = cloudpickle.dumps(err)
+        except Exception:
+            blob = None
+        outcome = (False, (blob, type(err).__name__, str(err), tb))
+    RUNTIME.send(reply_to, ("$rpc", tag, outcome))
+
+
+def call(node: str, fn, *args, timeout: float = 5.0):
+    """Run ``fn(*args)`` on ``node`` and return its value.
+
+    Raises the remote exception (its ``__cause__`` is a ``RemoteError`` with
+    the remote traceback and the node's name); ``pydist.Exit`` with reason
+    ``("timeout", ...)`` after ``timeout`` seconds, or
+    ``(("nodedown", node), ...)`` if the node is down or goes down.
+    """
+    node = _names.qualify(node, RUNTIME.name)
+    me = RUNTIME.adopt()
+    tag = RUNTIME.make_ref()
+    call_desc = ("rpc", "call", [node, getattr(fn, "__name__", repr(fn))])
+    pid, mref = spawn_on(node, _run_and_reply, (fn, args, me.pid, tag), monitor=True, what="rpc.call")
+
+    def mine(m):
+        return type(m) is tuple and ((len(m) == 3 and m[0] == "$rpc" and m[1] == tag)
+                                     or (len(m) == 5 and m[0] == "DOWN" and m[1] == mref))
+
+    try:
+        msg = me.receive(timeout, mine)
+    except TimeoutError:
+        RUNTIME.demonitor(me, mref, flush=True)
+        me.dropped_refs.add(tag)
+        RUNTIME.exit_signal(pid, me.pid, "kill", via_link=False)
+        raise Exit(("timeout", call_desc),
+                   f"rpc.call to {node} timed out after {timeout} s "
+                   "(pass a larger timeout= if the function is slow)") from None
+    if msg[0] == "DOWN":
+        reason = msg[4]
+        if reason == "noconnection":
+            raise Exit((("nodedown", node), call_desc),
+                       f"rpc.call: no connection to {node} (the node is down or unreachable; "
+                       f"check it with Node.ping({node!r}))")
+        raise Exit((reason, call_desc), f"rpc.call on {node}: the process exited with {reason!r}")
+    RUNTIME.demonitor(me, mref, flush=True)
+    ok, value = msg[2]
+    if ok:
+        return value
+    blob, exc_type, message, tb = value
+    remote = RemoteError(node, exc_type, message, tb)
+    exc = None
+    if blob is not None:
+        try:
+            exc = cloudpickle.loads(blob)
+        except Exception:
+            exc = None
+    if isinstance(exc, BaseException):
+        raise exc from remote
+    raise remote
+
+
+class rpc:  # noqa: N801 - mirrors Erlang's module name
+    """Erlang's ``rpc`` module."""
+
+    call = staticmethod(call)

@@ -1,0 +1,383 @@
+"""The node's process table: spawn, send, exit signals, links, monitors.
+
+One ``Runtime`` per OS process (``RUNTIME``). It works undistributed
+(``nonode@nohost``); ``_dist.Distribution`` plugs in when the node gets a
+name and forwards anything addressed to another node. Exit semantics are
+Erlang's: a link carries exit signals both ways, ``trap_exit`` turns them
+into ``("EXIT", pid, reason)`` messages, a monitor delivers one
+``("DOWN", ref, "process", target, reason)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import traceback
+
+import cloudpickle
+
+from ._errors import Exit
+from ._names import NONODE
+from ._process import Process, ProcessExitSignal, WorkerPool, current, set_current
+from ._terms import Pid, Ref
+
+log = logging.getLogger("pydist")
+
+
+def _target_node(target, own: str) -> str:
+    if type(target) is Pid:
+        return target.node
+    if type(target) is tuple:
+        return target[1]
+    return own
+
+
+class Runtime:
+    def __init__(self):
+        self.name = NONODE
+        self.creation = int.from_bytes(os.urandom(4), "big") or 1
+        self.dist = None
+        self._ids = itertools.count(1)
+        self._refs = itertools.count(1)
+        self.procs: dict[int, Process] = {}
+        self.names: dict[str, Process] = {}
+        self.lock = threading.RLock()
+        self.pool = WorkerPool()
+        self.user_io: Pid | None = None
+        self.crash_reporter = None   # set by _iofwd: (proc, text) -> None
+
+    # -- identities ---------------------------------------------------------
+    def new_pid(self) -> Pid:
+        return Pid(self.name, next(self._ids), self.creation)
+
+    def make_ref(self) -> Ref:
+        return Ref(self.name, next(self._refs))
+
+    def is_local(self, pid: Pid) -> bool:
+        return pid.node == self.name or pid.node == NONODE
+
+    def local_proc(self, pid: Pid) -> Process | None:
+        p = self.procs.get(pid.id)
+        if p is not None and p.pid == pid:
+            return p
+        return None
+
+    def require_dist(self, what: str):
+        if self.dist is None:
+            raise RuntimeError(
+                f"{what}: this node is not distributed (it is {NONODE}); "
+                "start it with pydist --sname NAME (or pydist.start('NAME'))"
+            )
+        return self.dist
+
+    # -- processes ------------------------------------------------------------
+    def adopt(self) -> Process:
+        """Make the calling thread a process (the prompt, a script's main thread)."""
+        p = current()
+        if p is not None and p.alive:
+            return p
+        p = Process(self.new_pid(), self.user_io)
+        p.thread_ident = threading.get_ident()
+        with self.lock:
+            self.procs[p.pid.id] = p
+        set_current(p)
+        return p
+
+    def add_handler_process(self, handler) -> Pid:
+        p = Process(self.new_pid(), None, handler=handler)
+        with self.lock:
+            self.procs[p.pid.id] = p
+        return p.pid
+
+    def spawn(self, fn, args=(), *, group_leader=None, link: Pid | None = None,
+              monitor: tuple | None = None, payload: bytes | None = None,
+              before_start=None) -> Pid:
+        p = Process(self.new_pid(), group_leader or self.user_io)
+        if link is not None:
+            p.links.add(link)
+        if monitor is not None:
+            ref, watcher = monitor
+            p.monitored_by[ref] = (watcher, p.pid)
+        with self.lock:
+            self.procs[p.pid.id] = p
+        if before_start is not None:
+            before_start(p.pid)  # e.g. the spawn reply, which must leave before any DOWN
+        self.pool.submit(lambda: self._run(p, fn, args, payload))
+        return p.pid
+
+    def _run(self, p: Process, fn, args, payload) -> None:
+        set_current(p)
+        p.thread_ident = threading.get_ident()
+        reason = "normal"
+        try:
+            try:
+                if payload is not None:
+                    fn, args = cloudpickle.loads(payload)
+                fn(*args)
+            except ProcessExitSignal:
+                reason = p.pending_exit
+            except Exit as err:
+                reason = err.reason
+            except SystemExit:
+                reason = "normal"
+            except BaseException as err:
+                reason = ("exception", f"{type(err).__name__}: {err}")
+                self.report_crash(p, err)
+        except ProcessExitSignal:
+            reason = p.pending_exit
+        finally:
+            p.thread_ident = None
+            self.process_exited(p, reason)
+            set_current(None)
+
+    def report_crash(self, p: Process, err: BaseException) -> None:
+        tb = "".join(traceback.format_exception(type(err), err, err.__traceback__.tb_next
+                                                if err.__traceback__ else None))
+        text = f"Process {p.pid} on node {self.name} raised an exception\n{tb}"
+        if self.crash_reporter is not None:
+            self.crash_reporter(p, text)
+        else:
+            log.error("%s", text.rstrip())
+
+    def process_exited(self, p: Process, reason) -> None:
+        if reason == "kill":
+            reason = "killed"
+        flush = getattr(self, "flush_io", None)
+        if flush is not None:
+            flush(p)
+        with p.cond:
+            p.alive = False
+            p.mailbox.clear()
+        with self.lock:
+            self.procs.pop(p.pid.id, None)
+            if p.registered_name is not None and self.names.get(p.registered_name) is p:
+                del self.names[p.registered_name]
+        for other in list(p.links):
+            self.exit_signal(other, p.pid, reason, via_link=True)
+        for ref, (watcher, as_target) in list(p.monitored_by.items()):
+            self.send_down(watcher, ref, as_target, reason)
+        for ref, target in list(p.monitoring.items()):
+            node = _target_node(target, self.name)
+            if node != self.name and self.dist is not None:
+                self.dist.send_signal(node, "DEMONITOR", (p.pid, target, ref))
+            else:
+                t = self._resolve_local(target)
+                if t is not None:
+                    t.monitored_by.pop(ref, None)
+
+    # -- messages -------------------------------------------------------------
+    def send(self, dest, msg):
+        if type(dest) is Pid:
+            if self.is_local(dest):
+                p = self.local_proc(dest)
+                if p is not None:
+                    p.deliver(msg)
+            elif self.dist is not None:
+                self.dist.send_message(dest.node, dest, msg)
+            return msg
+        if isinstance(dest, str):
+            p = self.names.get(dest)
+            if p is None:
+                raise ValueError(
+                    f"send: no process is registered as {dest!r} on {self.name} "
+                    "(check the name with Process.whereis, or send to a pid)"
+                )
+            p.deliver(msg)
+            return msg
+        if type(dest) is tuple and len(dest) == 2 and isinstance(dest[0], str) and isinstance(dest[1], str):
+            name, node = dest
+            if node == self.name or node == NONODE:
+                p = self.names.get(name)
+                if p is not None:
+                    p.deliver(msg)
+            elif self.dist is not None:
+                self.dist.send_message(node, name, msg)
+            return msg
+        raise TypeError(f"send: the destination must be a Pid, a registered name or (name, node), not {dest!r}")
+
+    def deliver_local(self, dest, msg) -> None:
+        """A message that arrived from another node for a pid or a name here."""
+        if type(dest) is Pid:
+            p = self.local_proc(dest) if dest.creation == self.creation else None
+        else:
+            p = self.names.get(dest)
+        if p is not None:
+            p.deliver(msg)
+
+    # -- registry -------------------------------------------------------------
+    def register(self, name: str, pid: Pid) -> bool:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Process.register: the name must be a non-empty string, not {name!r}")
+        with self.lock:
+            if name in self.names:
+                raise ValueError(f"Process.register: the name {name!r} is already registered "
+                                 f"to {self.names[name].pid}")
+            p = self.local_proc(pid) if self.is_local(pid) else None
+            if p is None or not p.alive:
+                raise ValueError(f"Process.register: {pid} is not a live process on this node")
+            if p.registered_name is not None:
+                raise ValueError(f"Process.register: {pid} is already registered as {p.registered_name!r}")
+            self.names[name] = p
+            p.registered_name = name
+        return True
+
+    def unregister(self, name: str) -> bool:
+        with self.lock:
+            p = self.names.pop(name, None)
+            if p is None:
+                raise ValueError(f"Process.unregister: no process is registered as {name!r}")
+            p.registered_name = None
+        return True
+
+    def whereis(self, name: str) -> Pid | None:
+        p = self.names.get(name)
+        return p.pid if p is not None else None
+
+    def _resolve_local(self, target) -> Process | None:
+        if type(target) is Pid:
+            return self.local_proc(target)
+        if type(target) is tuple:
+            target = target[0]
+        return self.names.get(target)
+
+    # -- exit signals and links -------------------------------------------------
+    def exit_signal(self, to: Pid, from_: Pid, reason, via_link: bool) -> None:
+        if not self.is_local(to):
+            if self.dist is not None:
+                self.dist.send_signal(to.node, "EXIT", (from_, to, reason, via_link))
+            return
+        p = self.local_proc(to)
+        if p is None or p.handler is not None:
+            return
+        if via_link:
+            if from_ not in p.links:
+                return
+            p.links.discard(from_)
+        if reason == "kill" and not via_link:
+            p.signal_exit("killed")
+        elif p.trap_exit:
+            p.deliver(("EXIT", from_, reason))
+        elif reason == "normal":
+            if from_ == to:
+                p.signal_exit("normal")
+        else:
+            p.signal_exit(reason)
+
+    def link(self, p: Process, target: Pid) -> None:
+        if target == p.pid:
+            return
+        if self.is_local(target):
+            with self.lock:
+                t = self.local_proc(target)
+                if t is not None and t.alive:
+                    t.links.add(p.pid)
+                    p.links.add(target)
+                    return
+            p.links.add(target)
+            self.exit_signal(p.pid, target, "noproc", via_link=True)
+            return
+        p.links.add(target)
+        dist = self.dist
+        if dist is None or not dist.send_signal(target.node, "LINK", (p.pid, target)):
+            self.exit_signal(p.pid, target, "noconnection", via_link=True)
+
+    def unlink(self, p: Process, target: Pid) -> None:
+        p.links.discard(target)
+        if self.is_local(target):
+            t = self.local_proc(target)
+            if t is not None:
+                t.links.discard(p.pid)
+        elif self.dist is not None:
+            self.dist.send_signal(target.node, "UNLINK", (p.pid, target))
+
+    def remote_link(self, from_: Pid, to: Pid) -> None:
+        t = self.local_proc(to)
+        if t is None or not t.alive:
+            self.exit_signal(from_, to, "noproc", via_link=True)
+            return
+        t.links.add(from_)
+
+    # -- monitors ---------------------------------------------------------------
+    def monitor(self, p: Process, target) -> Ref:
+        ref = self.make_ref()
+        if isinstance(target, str):
+            target = (target, self.name)
+        node = _target_node(target, self.name)
+        if node == self.name or node == NONODE:
+            with self.lock:
+                t = self._resolve_local(target)
+                if t is not None and t.alive:
+                    p.monitoring[ref] = target
+                    t.monitored_by[ref] = (p.pid, target)
+                    return ref
+            p.deliver(("DOWN", ref, "process", target, "noproc"))
+            return ref
+        p.monitoring[ref] = target
+        remote_target = target if type(target) is Pid else target[0]
+        dist = self.dist
+        if dist is None or not dist.send_signal(node, "MONITOR", (p.pid, remote_target, ref)):
+            p.monitoring.pop(ref, None)
+            p.deliver(("DOWN", ref, "process", target, "noconnection"))
+        return ref
+
+    def demonitor(self, p: Process, ref: Ref, flush: bool = False) -> bool:
+        target = p.monitoring.pop(ref, None)
+        if target is not None:
+            node = _target_node(target, self.name)
+            if node == self.name or node == NONODE:
+                t = self._resolve_local(target)
+                if t is not None:
+                    t.monitored_by.pop(ref, None)
+            elif self.dist is not None:
+                self.dist.send_signal(node, "DEMONITOR", (p.pid, target if type(target) is Pid else target[0], ref))
+        if flush:
+            with p.cond:
+                keep = [m for m in p.mailbox if not (type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] == ref)]
+                p.mailbox.clear()
+                p.mailbox.extend(keep)
+        return target is not None
+
+    def remote_monitor(self, watcher: Pid, target, ref: Ref) -> None:
+        as_target = target if type(target) is Pid else (target, self.name)
+        with self.lock:
+            t = self._resolve_local(target)
+            if t is not None and t.alive:
+                t.monitored_by[ref] = (watcher, as_target)
+                return
+        self.send_down(watcher, ref, as_target, "noproc")
+
+    def remote_demonitor(self, watcher: Pid, target, ref: Ref) -> None:
+        t = self._resolve_local(target)
+        if t is not None:
+            t.monitored_by.pop(ref, None)
+
+    def send_down(self, watcher: Pid, ref: Ref, as_target, reason) -> None:
+        if self.is_local(watcher):
+            self.deliver_down(watcher, ref, as_target, reason)
+        elif self.dist is not None:
+            self.dist.send_signal(watcher.node, "DOWN", (ref, watcher, as_target, reason))
+
+    def deliver_down(self, watcher: Pid, ref: Ref, as_target, reason) -> None:
+        w = self.local_proc(watcher)
+        if w is not None and w.monitoring.pop(ref, None) is not None:
+            w.deliver(("DOWN", ref, "process", as_target, reason))
+
+    # -- a node went away ------------------------------------------------------
+    def node_down(self, node: str) -> None:
+        """Links and monitors that crossed to ``node`` fire with ``noconnection``."""
+        with self.lock:
+            procs = list(self.procs.values())
+        for p in procs:
+            for other in [l for l in p.links if l.node == node]:
+                self.exit_signal(p.pid, other, "noconnection", via_link=True)
+            for ref, target in list(p.monitoring.items()):
+                if _target_node(target, self.name) == node:
+                    self.deliver_down(p.pid, ref, target, "noconnection")
+            for ref, (watcher, _) in list(p.monitored_by.items()):
+                if watcher.node == node:
+                    p.monitored_by.pop(ref, None)
+
+
+RUNTIME = Runtime()

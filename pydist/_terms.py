@@ -1,0 +1,77 @@
+"""Pids and references: the identities that travel between nodes.
+
+Both are immutable, hashable, readable (``#PID<foo@host.42>``) and pickle
+by reference to ``pydist.Pid`` / ``pydist.Ref``, so any node can unpickle
+them. ``creation`` tells incarnations of a node apart: a pid of a node that
+has since restarted under the same name never reaches the new processes.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Pid", "Ref"]
+
+
+class Pid:
+    """A process identifier: which node, which process, which incarnation."""
+
+    __slots__ = ("node", "id", "creation", "_hash")
+
+    def __init__(self, node: str, id: int, creation: int = 0):
+        object.__setattr__(self, "node", node)
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "creation", creation)
+        object.__setattr__(self, "_hash", hash((node, id, creation)))
+
+    def __setattr__(self, key, value):
+        raise AttributeError("Pid is immutable")
+
+    def __eq__(self, other):
+        return (
+            type(other) is Pid
+            and self.id == other.id
+            and self.node == other.node
+            and self.creation == other.creation
+        )
+
+    def __hash__(self):
+        return self._hash
+
+    def __repr__(self):
+        return f"#PID<{self.node}.{self.id}>"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return (Pid, (self.node, self.id, self.creation))
+
+
+class Ref:
+    """A unique reference (``make_ref()``), e.g. the tag of a monitor."""
+
+    __slots__ = ("node", "id", "_hash")
+
+    def __init__(self, node: str, id: int):
+        object.__setattr__(self, "node", node)
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "_hash", hash(("ref", node, id)))
+
+    def __setattr__(self, key, value):
+        raise AttributeError("Ref is immutable")
+
+    def __eq__(self, other):
+        return type(other) is Ref and self.id == other.id and self.node == other.node
+
+    def __hash__(self):
+        return self._hash
+
+    def __repr__(self):
+        return f"#Reference<{self.node}.{self.id}>"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return (Ref, (self.node, self.id))
+
+
+Pid.__module__ = "pydist"
+Ref.__module__ = "pydist"

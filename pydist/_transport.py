@@ -1,0 +1,274 @@
+"""ZeroMQ sockets and the one I/O thread that polls them.
+
+Shape (the zguide's peer pattern): each node binds one ROUTER for all
+incoming traffic and opens one DEALER per peer for outgoing traffic, with
+``routing_id`` = its own node name, so everything from A to B rides A's
+DEALER and stays in order. Both ends use CURVE keys derived from the cookie
+and a ZAP handler admits only that key: nothing reaches ``recv`` from a peer
+that does not hold the cookie.
+
+Threads: the I/O thread owns the ROUTER, every DEALER's monitor socket and
+the creation/closing of DEALERs. Any thread may *send* on a DEALER while
+holding that link's lock (the I/O thread never polls DEALERs), which keeps a
+send free of thread hand-offs.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import queue
+import threading
+import time
+
+import zmq
+from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils.monitor import recv_monitor_message
+
+log = logging.getLogger("pydist.transport")
+
+_LINK_EVENTS = (
+    zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_DISCONNECTED
+)
+HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+
+
+class Link:
+    """The outgoing DEALER to one peer, usable from any thread under ``lock``."""
+
+    __slots__ = ("node", "endpoint", "dealer", "monitor", "lock", "closed")
+
+    def __init__(self, node: str, endpoint: str):
+        self.node = node
+        self.endpoint = endpoint
+        self.dealer = None
+        self.monitor = None
+        self.lock = threading.Lock()
+        self.closed = False
+
+
+class _CookieKeyOnly:
+    """ZAP credentials provider: admit exactly the cookie's public key."""
+
+    def __init__(self, public_z85: bytes):
+        self._public = public_z85
+
+    def callback(self, domain, key) -> bool:
+        # pyzmq hands the client's key over z85-encoded
+        return hmac.compare_digest(key, self._public)
+
+
+class Transport:
+    """Owns the ZeroMQ context; calls ``on_frame(node, frame)`` and
+    ``on_link_event(link, event)`` on the I/O thread."""
+
+    def __init__(self, own_name: str, keys: tuple[bytes, bytes], ticktime: float,
+                 port_spec: tuple[int, int] | None, on_frame, on_link_event):
+        self.own_name = own_name
+        self._pub, self._sec = keys
+        self.ticktime = ticktime
+        self._on_frame = on_frame
+        self._on_link_event = on_link_event
+        self.ctx = zmq.Context()
+        self._auth = ThreadAuthenticator(self.ctx, log=logging.getLogger("pydist.zap"))
+        self._auth.start()
+        self._auth.configure_curve_callback("*", credentials_provider=_CookieKeyOnly(self._pub))
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.router.curve_server = True
+        self.router.curve_publickey = self._pub
+        self.router.curve_secretkey = self._sec
+        self.router.router_handover = 1
+        self.router.rcvhwm = 200_000
+        self.router.linger = 0
+        self.port = self._bind(port_spec)
+        self._commands: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._monitors: dict = {}
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, name="pydist-io", daemon=True)
+        self._thread.start()
+
+    def _bind(self, port_spec) -> int:
+        if port_spec is None:
+            return self.router.bind_to_random_port("tcp://0.0.0.0")
+        low, high = port_spec
+        last_err = None
+        for port in range(low, high + 1):
+            try:
+                self.router.bind(f"tcp://0.0.0.0:{port}")
+                return port
+            except zmq.ZMQError as err:
+                last_err = err
+        raise OSError(f"no free port for this node in {low}-{high} ({last_err})")
+
+    # -- called from any thread -------------------------------------------
+    def call_in_io_thread(self, fn, *args):
+        """Run ``fn(*args)`` on the I/O thread and return its result."""
+        if threading.current_thread() is self._thread:
+            return fn(*args)
+        done = threading.Event()
+        box = []
+
+        def job():
+            try:
+                box.append((True, fn(*args)))
+            except BaseException as err:  # handed back to the caller
+                box.append((False, err))
+            done.set()
+
+        self._commands.put(job)
+        os.write(self._wake_w, b"x")
+        if not done.wait(10.0):
+            raise TimeoutError("pydist I/O thread did not answer")
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+    def open_link(self, node: str, ip: str, port: int) -> Link:
+        return self.call_in_io_thread(self._open_link, node, f"tcp://{ip}:{port}")
+
+    def close_link(self, link: Link) -> None:
+        with link.lock:
+            if link.closed:
+                return
+            link.closed = True
+        if self._running:
+            self._commands.put(lambda: self._close_link(link))
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:
+                pass
+
+    @staticmethod
+    def send(link: Link, frame: bytes) -> bool:
+        """Queue ``frame`` for the peer; False if the link is closed."""
+        while True:
+            with link.lock:
+                if link.closed:
+                    return False
+                try:
+                    link.dealer.send(frame, zmq.NOBLOCK, copy=len(frame) < 4096)
+                    return True
+                except zmq.Again:
+                    pass  # high-water mark: wait for the peer to drain, outside the lock
+                except zmq.ZMQError:
+                    return False
+            time.sleep(0.001)
+
+    def close(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        os.write(self._wake_w, b"x")
+        self._thread.join(3.0)
+        try:
+            self._auth.stop()
+        except Exception:
+            pass
+        self.ctx.destroy(linger=0)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    # -- I/O thread ---------------------------------------------------------
+    def _open_link(self, node: str, endpoint: str) -> Link:
+        link = Link(node, endpoint)
+        d = self.ctx.socket(zmq.DEALER)
+        d.routing_id = self.own_name.encode()
+        d.curve_serverkey = self._pub
+        d.curve_publickey = self._pub
+        d.curve_secretkey = self._sec
+        ivl = max(50, int(self.ticktime * 1000 / 4))
+        d.heartbeat_ivl = ivl
+        d.heartbeat_timeout = int(self.ticktime * 1000)
+        d.heartbeat_ttl = int(self.ticktime * 1000)
+        d.sndhwm = 200_000
+        d.linger = 500
+        d.reconnect_ivl = 100
+        link.monitor = d.get_monitor_socket(_LINK_EVENTS)
+        self._monitors[link.monitor] = link
+        d.connect(endpoint)
+        link.dealer = d
+        return link
+
+    def _close_link(self, link: Link) -> None:
+        mon = link.monitor
+        if mon is not None and mon in self._monitors:
+            del self._monitors[mon]
+            try:
+                link.dealer.disable_monitor()
+            except zmq.ZMQError:
+                pass
+            mon.close(linger=0)
+        if link.dealer is not None:
+            link.dealer.close(linger=200)
+
+    def _loop(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        registered = set()
+        router = self.router
+        on_frame = self._on_frame
+        while self._running:
+            for mon in list(self._monitors.keys() - registered):
+                poller.register(mon, zmq.POLLIN)
+                registered.add(mon)
+            for mon in list(registered - self._monitors.keys()):
+                try:
+                    poller.unregister(mon)
+                except KeyError:
+                    pass
+                registered.discard(mon)
+            try:
+                ready = poller.poll(1000)
+            except zmq.ZMQError:
+                if not self._running:
+                    return
+                raise
+            for sock, _ in ready:
+                if sock is router:
+                    for _ in range(1000):
+                        try:
+                            parts = router.recv_multipart(zmq.NOBLOCK, copy=True)
+                        except zmq.Again:
+                            break
+                        if len(parts) != 2:
+                            continue  # an authenticated peer sent a shape we never send
+                        try:
+                            on_frame(parts[0].decode("utf-8", "replace"), parts[1])
+                        except Exception:
+                            log.exception("pydist: dropped a message that could not be handled")
+                elif sock == self._wake_r:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except OSError:
+                        pass
+                    while True:
+                        try:
+                            job = self._commands.get_nowait()
+                        except queue.Empty:
+                            break
+                        job()
+                else:
+                    link = self._monitors.get(sock)
+                    if link is None:
+                        continue
+                    try:
+                        event = recv_monitor_message(sock, zmq.NOBLOCK)
+                    except zmq.Again:
+                        continue
+                    try:
+                        self._on_link_event(link, event["event"])
+                    except Exception:
+                        log.exception("pydist: error while handling a connection event")
