@@ -1,0 +1,110 @@
+"""Connections between real nodes: mesh, cookies, failure detection."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_three_node_mesh_is_transitive(nodes):
+    a, b, c = nodes.start("a"), nodes.start("b"), nodes.start("c")
+    assert b.value(f"Node.ping({a.full!r})") == "'pong'"
+    assert c.value(f"Node.ping({b.full!r})") == "'pong'"
+    # c joined b, so it is joined to a too, and a learns about c
+    wait_for(lambda: a.full in c.value("Node.list()"), what="c connected to a")
+    wait_for(lambda: c.full in a.value("Node.list()"), what="a connected to c")
+    assert sorted(eval(a.value("Node.list()"))) == sorted([b.full, c.full])
+
+
+def test_wrong_cookie_pang_and_both_sides_told(nodes):
+    a = nodes.start("a", "--cookie", "alpha")
+    b = nodes.start("b", "--cookie", "beta")
+    t0 = time.monotonic()
+    assert b.value(f"Node.ping({a.full!r})") == "'pang'"
+    assert time.monotonic() - t0 < 5  # the eval round trip included; pang itself is well under 1 s
+    b.wait_output(f"could not connect to {a.full}: the cookies differ")
+    a.wait_output(f"connection attempt from node {b.full} rejected: its cookie differs")
+    assert a.value("Node.list()") == "[]" and b.value("Node.list()") == "[]"
+
+
+def test_kill_9_is_noticed_at_once(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    a.eval(f"Node.monitor({b.full!r})")
+    t0 = time.monotonic()
+    b.proc.kill()
+    a.eval("print(receive(timeout=10))")
+    assert "('nodedown', '%s')" % b.full in a.output
+    assert time.monotonic() - t0 < 3
+    assert a.value("Node.list()") == "[]"
+
+
+def test_hung_node_is_declared_down_within_ticktime(nodes):
+    a = nodes.start("a", "--ticktime", "2")
+    b = nodes.start("b", "--ticktime", "2")
+    assert a.value(f"Node.ping({b.full!r})") == "'pong'"
+    a.eval(f"Node.monitor({b.full!r})")
+    b.signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        a.eval("print(receive(timeout=20))")
+        elapsed = time.monotonic() - t0
+    finally:
+        b.signal(signal.SIGCONT)
+    assert f"('nodedown', '{b.full}')" in a.output
+    assert elapsed < 2 * 2 + 1.5  # within the ticktime (plus scheduling slack)
+
+
+def test_pending_call_fails_at_once_when_node_dies(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    a.eval(f"Node.ping({b.full!r})")
+    a.eval("import threading, time\n"
+           "result = []\n"
+           "def slow():\n"
+           "    try:\n"
+           f"        rpc.call({b.full!r}, time.sleep, 60, timeout=60)\n"
+           "    except Exit as e:\n"
+           "        result.append((e.reason[0], str(e)))\n"
+           "t = threading.Thread(target=slow); t.start()")
+    time.sleep(0.5)  # let the call be in flight
+    t0 = time.monotonic()
+    b.proc.kill()
+    a.eval("t.join(20)")
+    assert time.monotonic() - t0 < 5
+    out = a.eval("print(result)")
+    assert f"('nodedown', '{b.full}')" in out and "no connection to" in out
+
+
+def test_duplicate_name_is_refused(nodes):
+    a = nodes.start("dup")
+    from conftest import base_env, pydist_cmd
+    import subprocess
+    r = subprocess.run(pydist_cmd("--sname", a.name, "-e", "print('should not run')"),
+                       capture_output=True, text=True, env=base_env(), timeout=60)
+    assert r.returncode == 1
+    assert "already in use" in r.stderr and a.name in r.stderr
+    assert "Traceback" not in r.stderr and "should not run" not in r.stdout
+
+
+def test_disconnect_and_reconnect(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    assert a.value(f"Node.connect({b.full!r})") == "True"
+    assert a.value(f"Node.disconnect({b.full!r})") == "True"
+    wait_for(lambda: b.value("Node.list()") == "[]", what="b to see a go")
+    assert a.value("Node.list()") == "[]"
+    assert a.value(f"Node.ping({b.full!r})") == "'pong'"
+
+
+def test_restarted_node_rejoins_under_the_same_name(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    assert a.value(f"Node.ping({b.full!r})") == "'pong'"
+    b.proc.kill()
+    wait_for(lambda: a.value("Node.list()") == "[]", what="a to notice b died")
+    b2 = nodes.start(name=b.name)
+    assert b2.value(f"Node.ping({a.full!r})") == "'pong'"
+    assert a.value("Node.list()") == repr([b.full])
+    assert a.value(f"rpc.call({b.full!r}, node)") == repr(b.full)
