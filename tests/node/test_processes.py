@@ -1,0 +1,108 @@
+"""Processes across real nodes: spawn, output at home, links, monitors, exits."""
+
+import time
+
+import pytest
+
+from conftest import wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_output_is_streamed_line_by_line(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    a.eval("import time\n"
+           "def talk():\n"
+           "    print('first line')\n"
+           "    time.sleep(30)\n"
+           "    print('never seen in this test')\n"
+           f"p = Node.spawn({b.full!r}, talk)")
+    # the first line arrives while the process is still running
+    a.wait_output("first line", timeout=10)
+    assert "never seen" not in a.output
+    assert "first line" not in b.output
+
+
+def test_remote_crash_is_reported_on_both_terminals(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    a.eval(f"Node.spawn({b.full!r}, lambda: 1 / 0)")
+    for n in (a, b):
+        out = n.wait_output("ZeroDivisionError: division by zero")
+        assert f"on node {b.full} raised an exception" in out
+
+
+def test_unpicklable_closure_fails_at_the_call_site(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    out, ok = a.try_eval("import threading\n"
+                         "lock = threading.Lock()\n"
+                         "def uses_lock():\n"
+                         "    with lock:\n"
+                         "        print('x')\n"
+                         f"Node.spawn({b.full!r}, uses_lock)")
+    assert not ok
+    assert "TypeError: Node.spawn: cannot send uses_lock to" in out
+    assert "'lock', a lock" in out
+
+
+def test_spawn_to_unreachable_node_returns_at_once(nodes):
+    a = nodes.start("a")
+    t0 = time.monotonic()
+    out = a.eval("p = Node.spawn('nosuch', lambda: None); print(p)")
+    assert time.monotonic() - t0 < 5
+    assert "can not start" in out and "nosuch@" in out
+
+
+def test_messages_between_a_pair_arrive_in_order(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    b.eval("Process.register(self(), 'sink')")
+    a.eval(f"for i in range(2000): send(('sink', {b.full!r}), i)")
+    b.eval("got = [receive(timeout=10) for _ in range(2000)]")
+    assert b.value("got == list(range(2000))") == "True"
+
+
+def test_remote_monitor_link_and_exit_signals(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    a.eval("Process.flag('trap_exit', True)\n"
+           f"pid = Node.spawn_link({b.full!r}, receive)\n"
+           "ref = Process.monitor(pid)")
+    a.eval("Process.exit(pid, 'boom')")
+    out = a.eval("print(sorted([receive(timeout=10)[0], receive(timeout=10)[0]]))")
+    assert "['DOWN', 'EXIT']" in out
+    a.eval("flush()")
+    # a monitor of a registered name on the other node
+    b.eval("Process.register(spawn(receive), 'worker')")
+    a.eval(f"ref = Process.monitor(('worker', {b.full!r}))")
+    b.eval("send('worker', 'stop')")
+    out = a.eval("print(receive(timeout=10))")
+    assert f"'process', ('worker', '{b.full}'), 'normal')" in out
+    # monitoring something that does not exist: noproc at once
+    out = a.eval(f"Process.monitor(('ghost', {b.full!r})); print(receive(timeout=10))")
+    assert "'noproc')" in out
+
+
+def test_link_to_a_node_that_dies_gives_noconnection(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    a.eval("Process.flag('trap_exit', True)\n"
+           f"pid = Node.spawn_link({b.full!r}, receive)")
+    b.proc.kill()
+    out = a.eval("print(receive(timeout=10))")
+    assert "'EXIT'" in out and "'noconnection'" in out
+
+
+def test_ten_thousand_processes_waiting_in_receive(nodes):
+    a = nodes.start("a")
+    a.eval("pids = [spawn(receive) for _ in range(10_000)]", timeout=120)
+    wait_for(lambda: int(a.value("len(Process.list())")) >= 10_000, timeout=60,
+             what="10,000 live processes")
+    a.eval("for p in pids: send(p, 'go')", timeout=120)
+    wait_for(lambda: int(a.value("len(Process.list())")) < 100, timeout=120,
+             what="the 10,000 processes to finish")
+
+
+def test_local_send_to_unregistered_name_raises(nodes):
+    a = nodes.start("a")
+    out, ok = a.try_eval("send('nobody', 1)")
+    assert not ok and "no process is registered as 'nobody'" in out
+    # but a (name, node) never raises, nor does a dead pid
+    a.eval(f"send(('nobody', {a.full!r}), 1)")
+    a.eval("p = spawn(lambda: None); import time; time.sleep(0.2); send(p, 1)")
