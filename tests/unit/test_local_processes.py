@@ -1,0 +1,79 @@
+"""Processes inside one (undistributed) node, in-process: fast semantics checks."""
+
+import time
+
+import pytest
+
+from pydist import Exit, Process, receive, self, send, spawn, spawn_link, spawn_monitor
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_selective_receive_and_timeout():
+    me = self()
+    send(me, ("a", 1))
+    send(me, ("b", 2))
+    assert receive(timeout=1, match=lambda m: m[0] == "b") == ("b", 2)
+    assert receive(timeout=1) == ("a", 1)
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        receive(timeout=0.2)
+    assert time.monotonic() - t0 >= 0.19
+
+
+def test_spawn_reply_and_registry():
+    me = self()
+    pid = spawn(lambda: send(me, ("got", receive(timeout=5))))
+    Process.register(pid, "echo_unit")
+    assert Process.whereis("echo_unit") == pid
+    with pytest.raises(ValueError, match="already registered"):
+        Process.register(me, "echo_unit")
+    send("echo_unit", "hi")
+    assert receive(timeout=5) == ("got", "hi")
+    deadline = time.monotonic() + 5
+    while Process.whereis("echo_unit") is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert Process.whereis("echo_unit") is None  # a dead process's name is free again
+
+
+def test_monitor_reports_crash_reason():
+    pid, ref = spawn_monitor(lambda: 1 / 0)
+    msg = receive(timeout=5, match=lambda m: m[0] == "DOWN")
+    assert msg[:4] == ("DOWN", ref, "process", pid)
+    assert msg[4] == ("exception", "ZeroDivisionError: division by zero")
+
+
+def test_trap_exit_turns_link_exits_into_messages():
+    done = []
+
+    def parent():
+        Process.flag("trap_exit", True)
+        child = spawn_link(lambda: (_ for _ in ()).throw(Exit("boom")))
+        done.append(receive(timeout=5))
+
+    pid, ref = spawn_monitor(parent)
+    receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
+    assert done and done[0][0] == "EXIT" and done[0][2] == "boom"
+
+
+def test_linked_process_dies_with_its_partner():
+    def parent():
+        spawn_link(lambda: (_ for _ in ()).throw(Exit("boom")))
+        receive()  # killed by the exit signal while waiting
+
+    pid, ref = spawn_monitor(parent)
+    msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
+    assert msg[4] == "boom"
+
+
+def test_kill_is_untrappable_and_reaches_a_busy_process():
+    def busy():
+        Process.flag("trap_exit", True)
+        while True:
+            sum(range(1000))
+
+    pid, ref = spawn_monitor(busy)
+    time.sleep(0.1)
+    Process.exit(pid, "kill")
+    msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
+    assert msg[4] == "killed"
