@@ -188,9 +188,12 @@ class Transport:
         d.curve_serverkey = self._pub
         d.curve_publickey = self._pub
         d.curve_secretkey = self._sec
+        # libzmq starts the timeout at the first PING after the last frame
+        # received, up to one interval later: timeout = ticktime - ivl keeps
+        # detection of a silent peer within [3/4, 1] x ticktime, as promised.
         ivl = max(50, int(self.ticktime * 1000 / 4))
         d.heartbeat_ivl = ivl
-        d.heartbeat_timeout = int(self.ticktime * 1000)
+        d.heartbeat_timeout = max(ivl, int(self.ticktime * 1000) - ivl)
         d.heartbeat_ttl = int(self.ticktime * 1000)
         d.sndhwm = 200_000
         d.linger = 500

@@ -1,0 +1,62 @@
+"""Three hosts (network namespaces), one node each, long names: what the
+lecture's notes show on one machine, across machines.
+
+Each host runs its own name server (started by its node, inside the host);
+node names carry the host's fully qualified name or its IP address.
+"""
+
+import pytest
+
+from conftest import base_env, wait_for
+from labfixtures import lab_nodes, make_lab, needs_netns  # noqa: F401 (fixtures)
+
+pytestmark = [*needs_netns, pytest.mark.timeout(120)]
+
+
+def test_three_hosts_ping_mesh_spawn_rpc(make_lab, lab_nodes):
+    lab = make_lab(3)
+    h1, h2, h3 = lab.hosts
+    ln = lab_nodes(lab)
+    # One by FQDN (resolved through the host's /etc/hosts), two by IP address.
+    a = ln.start(h1, f"a@{h1.fqdn}")
+    b = ln.start(h2, f"b@{h2.ip}")
+    c = ln.start(h3, f"c@{h3.ip}")
+    assert a.value("node()") == repr(f"a@{h1.fqdn}")
+
+    # Every host has its own name server, answering look-ups from the others.
+    for host, name in ((h1, "a"), (h2, "b"), (h3, "c")):
+        out = lab.run(host, ["python3", "-m", "pydist", "epmd", "--names"], env=base_env()).stdout
+        assert f"name {name} at port" in out and out.count("name ") == 1, out
+
+    assert a.value(f"Node.ping('b@{h2.ip}')") == "'pong'"
+    assert c.value(f"Node.ping('b@{h2.ip}')") == "'pong'"
+    # Transitive: c's connection to b brought a along, across three hosts.
+    wait_for(lambda: a.value("sorted(Node.list())") == repr(sorted([f"b@{h2.ip}", f"c@{h3.ip}"])),
+             what="a to see b and c")
+    wait_for(lambda: c.value("sorted(Node.list())") == repr(sorted([f"a@{h1.fqdn}", f"b@{h2.ip}"])),
+             what="c to see a and b")
+
+    # Node.spawn on another host: the output comes home to the caller.
+    a.eval(f"pid = Node.spawn('c@{h3.ip}', lambda: print('hello from', node()))")
+    a.wait_output(f"hello from c@{h3.ip}")
+    assert "hello from" not in c.output
+
+    # rpc.call across namespaces: the value, and the remote host's view of itself.
+    assert c.value(f"rpc.call('a@{h1.fqdn}', lambda x: (x * 2, node()), 21)") == \
+        repr((42, f"a@{h1.fqdn}"))
+    ip_seen = b.value(f"rpc.call('c@{h3.ip}', lambda: __import__('socket').gethostbyname("
+                      f"'{h3.fqdn}'))")
+    assert ip_seen == repr(h3.ip)
+
+
+def test_short_and_long_names_refuse_each_other(make_lab, lab_nodes):
+    lab = make_lab(2)
+    h1, h2 = lab.hosts
+    ln = lab_nodes(lab)
+    long_node = ln.start(h1, f"l@{h1.ip}")
+    short_node = ln.start(h2, "s@h2", flag="--sname")
+    assert short_node.value(f"Node.ping('l@{h1.ip}')") == "'pang'"
+    short_node.wait_output("nodes started with --name and --sname cannot talk to each other")
+    assert long_node.value("Node.ping('s@h2')") == "'pang'"
+    long_node.wait_output("nodes started with --name and --sname cannot talk to each other")
+
