@@ -1,0 +1,88 @@
+"""``h()``: the prompt's help, as iex's ``h``.
+
+``h()`` lists what the prompt offers; ``h(obj)`` (or ``h("Node.ping")``,
+looked up in the caller's namespace) shows an object's documentation
+without a pager, so it works the same above a prompt, in a pipe and in a
+``--remsh`` session. Cheap to import: pydoc loads only when asked.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["h"]
+
+_BUILTINS = (
+    ("node()", "this node's name, e.g. 'foo@vm' ('nonode@nohost' if not distributed)"),
+    ("Node.self() / Node.list()", "this node / the connected nodes"),
+    ("Node.ping(name)", "'pong' once connected to name, 'pang' if it cannot"),
+    ("Node.connect(name) / Node.disconnect(name)", "True/False"),
+    ("Node.spawn(name, fn, *args)", "run fn(*args) on node name; its output comes here"),
+    ("Node.monitor(name) / Node.monitor_nodes()", "get ('nodedown', name) messages"),
+    ("spawn(fn, *args) / spawn_link / spawn_monitor", "a new process on this node"),
+    ("self()", "this prompt's pid (the prompt is a process)"),
+    ("send(dest, msg)", "send to a Pid, a registered name or (name, node)"),
+    ("receive(timeout=None, match=None)", "the oldest (matching) message; Ctrl-C stops waiting"),
+    ("flush()", "print and empty this prompt's mailbox"),
+    ("Process.register/whereis/monitor/link/exit/flag", "as Elixir's Process"),
+    ("rpc.call(node, fn, *args, timeout=5.0)", "run fn on node and return its value"),
+    ("GenServer / Supervisor / Application", "as Elixir's; h(GenServer) for more"),
+    ("make_ref(), Pid, Ref, Exit", "references, pids, and the exit error"),
+)
+
+_PROMPT = (
+    ("h() / h(obj)", "this list / help on obj (also h('Node.ping'))"),
+    ("v(n) / v() / _", "the value of entry n / of the last entry"),
+    ("c('file.py')", "load a file as a module here; its functions travel by value"),
+    ("nl(module)", "load module onto every connected node"),
+    ("exit() / Ctrl-D", "leave (the node leaves the cluster)"),
+    ("Ctrl-C", "clear the line, or stop the running entry"),
+    ("Tab", "complete names, attributes, node names in Node.*('…') and rpc.*('…')"),
+)
+
+
+def _table(title: str, rows) -> str:
+    width = max(len(a) for a, _ in rows)
+    lines = [title]
+    lines += [f"  {a.ljust(width)}  {b}" for a, b in rows]
+    return "\n".join(lines)
+
+
+def h(obj=None) -> None:
+    """Help: ``h()`` lists the prompt's built-ins; ``h(obj)`` documents ``obj``."""
+    if obj is None:
+        print(_table("Built-ins (also: from pydist import ...):", _BUILTINS))
+        print()
+        print(_table("At the prompt:", _PROMPT))
+        print("\nExamples: h(Node.spawn), h('rpc.call'), h(GenServer)")
+        return
+    if isinstance(obj, str):
+        obj = _lookup(obj, sys._getframe(1).f_globals)
+    import pydoc
+
+    try:
+        text = pydoc.render_doc(obj, title="Help on %s", renderer=pydoc.plaintext)
+    except Exception as err:  # an object pydoc cannot describe
+        text = f"no help for {obj!r}: {err}"
+    print(text.rstrip())
+
+
+def _lookup(name: str, ns: dict):
+    """A dotted name from the caller's namespace, else from pydoc's search."""
+    head, *rest = name.split(".")
+    import builtins
+
+    if head in ns or hasattr(builtins, head):
+        obj = ns[head] if head in ns else getattr(builtins, head)
+        try:
+            for part in rest:
+                obj = getattr(obj, part)
+            return obj
+        except AttributeError:
+            raise NameError(f"h: {name!r}: {head} has no attribute {part!r}") from None
+    import pydoc
+
+    found = pydoc.locate(name)
+    if found is None:
+        raise NameError(f"h: nothing called {name!r} here (try h() for the list of built-ins)")
+    return found

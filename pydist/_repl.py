@@ -1,0 +1,268 @@
+"""The prompt: ``run_repl(ns, remsh=None) -> exit code`` (called by the CLI).
+
+Three ways in, one loop shape (read an entry, let an evaluator run it):
+
+- a person at a terminal: prompt_toolkit (``_repl_term``) with the
+  ``pydist(foo@vm)1> `` prompt, history, completion, output above the prompt;
+- a dumb terminal (``TERM=dumb``): plain lines, prompts still printed;
+- a pipe (``echo 'print(node())' | pydist --sname x``): lines without prompt
+  decorations, for scripts and CI; blocks need no blank line before the next
+  top-level statement; exit code 0 at end of input.
+
+The prompt is a process (``self()``): it runs entries in the main thread, so
+Ctrl-C is a KeyboardInterrupt right where the entry is (a loop, a
+``receive()``, a slow ``rpc.call``). Exit signals (a linked process that
+crashed) are printed iex-style and the prompt goes on. While the prompt
+waits for input, its ``thread_ident`` is cleared so an exit signal is never
+injected into prompt_toolkit: a watcher shows it instead.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import shutil
+import sys
+import threading
+
+from ._iofwd import TERMINAL
+from ._process import ProcessExitSignal
+from ._repl_eval import Evaluator, format_exception, is_complete, take_exit_signal
+from ._runtime import RUNTIME
+
+__all__ = ["run_repl", "prompt_helpers"]
+
+STARTUP_FILE = ".pydist.py"
+_CONTINUES = ("else", "elif", "except", "finally", "case")
+
+
+class _Quit:
+    """``exit()``/``quit()`` that leave the prompt (site's version would close stdin)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Use {self.name}() or Ctrl-D to leave the prompt"
+
+    def __call__(self, code=0):
+        raise SystemExit(code)
+
+
+def prompt_helpers(ns: dict) -> dict:
+    """The names only a prompt has: c, nl, exit, quit (v comes with the Evaluator)."""
+    from ._repl_load import make_loaders
+
+    c, nl = make_loaders(ns)
+    return {"c": c, "nl": nl, "exit": _Quit("exit"), "quit": _Quit("quit")}
+
+
+def _exit_code(err: SystemExit) -> int:
+    code = err.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    TERMINAL.write("stderr", f"{code}\n")
+    return 1
+
+
+def _say(text: str) -> None:
+    if text:
+        TERMINAL.write("stderr", text)
+
+
+def _use_color() -> bool:
+    try:
+        tty = TERMINAL.out.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return tty and os.environ.get("TERM", "") not in ("dumb", "unknown") and "NO_COLOR" not in os.environ
+
+
+def _width() -> int:
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def run_repl(ns: dict, remsh: str | None = None) -> int:
+    """Run the prompt until Ctrl-D/``exit()``/end of input; returns the exit code."""
+    proc = RUNTIME.adopt()
+    ns.update(prompt_helpers(ns))
+    stdin_tty = _isatty(sys.stdin)
+    fancy = stdin_tty and _isatty(TERMINAL.out) and os.environ.get("TERM", "") not in ("dumb", "unknown")
+    color = _use_color()
+    if remsh:
+        from ._node import Node
+        from ._names import qualify
+        from ._errors import PydistError
+        from ._repl_remsh import RemoteEvaluator
+
+        target = qualify(remsh, RUNTIME.name)
+        if Node.ping(target) != "pong":
+            raise PydistError(f"--remsh: cannot reach {target} (Node.ping answered 'pang'); "
+                              "is it running, and does it share this node's cookie?")
+        ev = RemoteEvaluator(target, color=color, width=_width())
+    else:
+        ev = Evaluator(ns, color=color, width=_width())
+        ev.prompt_node = RUNTIME.name
+        ev.plain = not fancy
+        if stdin_tty:
+            _run_startup(ns)
+    try:
+        if fancy:
+            return _prompt_loop(ev, proc, ns, remote=bool(remsh))
+        return _line_loop(ev, proc, prompts=stdin_tty)
+    finally:
+        if remsh:
+            ev.close()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _run_startup(ns: dict) -> None:
+    """``.pydist.py`` from the current directory, else the home directory."""
+    for folder in (os.getcwd(), os.path.expanduser("~")):
+        path = os.path.join(folder, STARTUP_FILE)
+        if os.path.isfile(path):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    exec(compile(f.read(), path, "exec"), ns)
+            except SystemExit:
+                pass
+            except BaseException as err:  # a broken start-up file must not stop the prompt
+                _say(f"pydist: {path} failed (the prompt starts anyway):\n{format_exception(err)}")
+            return
+
+
+def _prompt_text(ev, continuation: bool = False) -> str:
+    node = getattr(ev, "prompt_node", RUNTIME.name)
+    lead = "..." if continuation else "pydist"
+    if RUNTIME.dist is None and not getattr(ev, "node", None):
+        return f"{lead}({ev.counter})> "
+    return f"{lead}({node}){ev.counter}> "
+
+
+def _run_entry(ev, proc, text: str) -> None:
+    _say(take_exit_signal(proc))  # one that arrived just before this entry
+    ev.width = _width()
+    proc.thread_ident = threading.get_ident()
+    try:
+        ev.run(text)
+    finally:
+        proc.thread_ident = None
+
+
+def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
+    from ._repl_complete import PromptCompleter
+    from ._repl_term import PromptTerminal
+
+    def names():
+        return ev.names if remote else list(ns)
+
+    def lookup(name):
+        return ns[name] if name in ns else getattr(builtins, name)
+
+    ident = proc.thread_ident
+    term = PromptTerminal(completer=PromptCompleter(names, lookup), proc=proc, on_idle_exit=_say)
+    from . import __version__
+
+    where = f"on {getattr(ev, 'prompt_node', RUNTIME.name)}" if RUNTIME.dist is not None else "not distributed"
+    _say(f"pydist {__version__} (Python {sys.version.split()[0]}) {where}"
+         f"{' (remote shell)' if remote else ''} - h() for help, Ctrl-D or exit() to leave\n")
+    proc.thread_ident = None
+    try:
+        while True:
+            try:
+                try:
+                    text = term.read(_prompt_text(ev), _prompt_text(ev, continuation=True))
+                except KeyboardInterrupt:
+                    continue  # Ctrl-C clears the line
+                except EOFError:
+                    return 0
+                _run_entry(ev, proc, text)
+            except SystemExit as err:
+                return _exit_code(err)
+            except KeyboardInterrupt:  # landed outside the entry itself
+                _say("KeyboardInterrupt\n")
+            except ProcessExitSignal:
+                _say(take_exit_signal(proc) or "")
+    finally:
+        term.close()
+        proc.thread_ident = ident
+
+
+def _read_lines(show_prompt):
+    """stdin as text lines; bytes that are not UTF-8 become U+FFFD."""
+    raw = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else None
+    while True:
+        show_prompt()
+        line = raw.readline().decode("utf-8", "replace") if raw is not None else sys.stdin.readline()
+        if not line:
+            return
+        yield line.rstrip("\r\n")
+
+
+def _starts_statement(line: str) -> bool:
+    if not line.strip() or line[0].isspace():
+        return False
+    word = line.split(None, 1)[0].rstrip(":")
+    return word not in _CONTINUES and line[0] not in ")]}"
+
+
+def _line_loop(ev, proc, prompts: bool) -> int:
+    """Lines from stdin: a dumb terminal (with prompts) or a pipe (without)."""
+    pending: list[str] = []
+    ev.interrupt_raises = not prompts
+
+    def show_prompt():
+        if prompts:
+            TERMINAL.write("stdout", _prompt_text(ev, continuation=bool(pending)))
+
+    def flush_pending():
+        src = "\n".join(pending)
+        pending.clear()
+        _run_entry(ev, proc, src)
+
+    proc.thread_ident = None
+    lines = _read_lines(show_prompt)
+    try:
+        while True:
+            try:
+                line = next(lines, None)
+                if line is None:
+                    if pending:
+                        flush_pending()
+                    return 0
+                if not prompts and pending and _starts_statement(line) \
+                        and is_complete("\n".join(pending) + "\n"):
+                    flush_pending()  # a script's next statement closes the open block
+                if not pending and not line.strip():
+                    continue
+                pending.append(line)
+                src = "\n".join(pending)
+                if is_complete(src) and (prompts or _done_in_script(src)):
+                    flush_pending()
+            except SystemExit as err:
+                return _exit_code(err)
+            except KeyboardInterrupt:
+                if not prompts:
+                    _say("KeyboardInterrupt\n")
+                    return 130
+                pending.clear()
+                _say("\n")
+            except ProcessExitSignal:
+                _say(take_exit_signal(proc) or "")
+    finally:
+        proc.thread_ident = None
+
+
+def _done_in_script(src: str) -> bool:
+    """In a pipe a block waits for the next top-level line (or the end of input)."""
+    from ._repl_eval import _last_line_in_block
+
+    return not _last_line_in_block(src)

@@ -1,0 +1,117 @@
+"""``c(path)`` and ``nl(module)``: code that the prompt ships to other nodes.
+
+Functions typed at the prompt travel by value already (the prompt's
+namespace is ``__main__``). A function from a *file* travels by reference:
+the other node must import its module, and has no such file. Two ways out,
+as iex has:
+
+- ``c("kv.py")`` loads the file here as module ``kv`` and registers it with
+  ``cloudpickle.register_pickle_by_value``: its functions and classes are
+  then sent whole, wherever they are spawned.
+- ``nl(kv)`` sends the module's source to every connected node and
+  executes it there as module ``kv``; afterwards references resolve there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import linecache
+import os
+import sys
+import types
+
+__all__ = ["make_loaders", "install_module"]
+
+
+def _load_file(path: str, name: str | None = None) -> types.ModuleType:
+    path = os.path.abspath(os.path.expanduser(str(path)))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"c: {path} is a directory; give a .py file (c('pkg/mod.py'))")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"c: no such file: {path} (the current directory is {os.getcwd()})")
+    name = name or os.path.splitext(os.path.basename(path))[0]
+    if not name.isidentifier():
+        raise ValueError(f"c: {name!r} is not a module name; rename the file or pass name='...'")
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # so the file can import its neighbours
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        if previous is not None:
+            sys.modules[name] = previous
+        else:
+            sys.modules.pop(name, None)
+        raise
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
+    return module
+
+
+def install_module(name: str, source: str, filename: str) -> str:
+    """Run on the receiving node by ``nl``: make ``source`` importable as ``name``."""
+    shown = f"<nl {filename}>"
+    linecache.cache[shown] = (len(source), None, source.splitlines(True), shown)
+    module = types.ModuleType(name)
+    module.__file__ = shown
+    code = compile(source, shown, "exec")
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except BaseException:
+        if previous is not None:
+            sys.modules[name] = previous
+        else:
+            sys.modules.pop(name, None)
+        raise
+    parent, _, child = name.rpartition(".")
+    if parent and parent in sys.modules:
+        setattr(sys.modules[parent], child, module)
+    return name
+
+
+def make_loaders(ns: dict):
+    """``c`` and ``nl`` bound to the prompt's namespace ``ns``."""
+
+    def c(path, name: str | None = None) -> types.ModuleType:
+        """Load the Python file ``path`` as a module, bind it here, and make it travel by value.
+
+        ``c("kv.py")`` binds ``kv``; ``Node.spawn(other, kv.work)`` then runs
+        on ``other`` although the file is not there. Run it again to reload.
+        """
+        module = _load_file(path, name)
+        ns[module.__name__.rpartition(".")[2]] = module
+        return module
+
+    def nl(module, nodes=None, timeout: float = 10.0):
+        """Load ``module`` (a module or its name) onto every connected node (or ``nodes``).
+
+        Returns ``("ok", [(node, "loaded", name) or (node, "error", why), ...])``.
+        """
+        from ._node import Node
+        from ._rpc import call
+
+        if isinstance(module, str):
+            module = sys.modules.get(module) or importlib.import_module(module)
+        name = module.__name__
+        filename = getattr(module, "__file__", None)
+        if not filename or not os.path.isfile(filename):
+            raise ValueError(f"nl: {name} has no source file to send (it is built in or was typed here)")
+        with open(filename, encoding="utf-8") as f:
+            source = f.read()
+        results = []
+        for node in (Node.list() if nodes is None else list(nodes)):
+            try:
+                call(node, install_module, name, source, os.path.basename(filename), timeout=timeout)
+                results.append((node, "loaded", name))
+            except Exception as err:
+                results.append((node, "error", f"{type(err).__name__}: {err}"))
+        return ("ok", results)
+
+    return c, nl

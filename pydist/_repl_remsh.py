@@ -1,0 +1,138 @@
+"""``pydist --sname me --remsh other@host``: a prompt that evaluates on another node.
+
+The local prompt spawns (linked and monitored) a *session* process on the
+target node. The session keeps its own namespace there and runs each entry
+with the same ``Evaluator`` as a local prompt. Its group leader is this
+prompt's, so everything it — or anything it spawns — prints comes back
+here, values and tracebacks included. ``self()`` in the session is the
+session's pid on the target node, as in ``iex --remsh``.
+
+Protocol (messages, in order over one connection):
+  here -> session: ``("$remsh", "eval", tag, (src, width))`` / ``("$remsh", "bye", None, None)``
+  session -> here: ``("$remsh_ready", pid, node, names)`` once, then per entry
+  ``("$remsh_done", tag, ok, counter, names)`` or ``("$remsh_exit", tag, code)``.
+Ctrl-C here sends the session the exit signal ``INTERRUPT``, which the
+session turns into a KeyboardInterrupt of the running entry. Leaving ends
+the session; the target node keeps running. If this node goes away, the
+link takes the session with it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ._errors import PydistError
+from ._kernel import Process, spawn_on
+from ._process import ProcessExitSignal, current
+from ._repl_eval import INTERRUPT, Evaluator, take_exit_signal
+from ._runtime import RUNTIME
+
+__all__ = ["RemoteEvaluator", "session_main"]
+
+READY_TIMEOUT = 15.0
+
+
+def _names(ns) -> list[str]:
+    return sorted(k for k in ns if not k.startswith("__"))
+
+
+def session_main(client, color: bool, width: int) -> None:
+    """The session process on the target node (spawned by the client)."""
+    from ._namespace import prompt_namespace
+    from ._repl import prompt_helpers
+
+    me = current()
+    ns = prompt_namespace()
+    ns.update(prompt_helpers(ns))
+    ev = Evaluator(ns, color=color, width=width)
+    ev.fatal_from = {client}
+    RUNTIME.send(client, ("$remsh_ready", me.pid, RUNTIME.name, _names(ns)))
+
+    def request(m):
+        return type(m) is tuple and len(m) == 4 and m[0] == "$remsh"
+
+    while True:
+        try:
+            _, kind, tag, payload = me.receive(None, request)
+            if kind == "bye":
+                return
+            src, ev.width = payload
+            try:
+                ok = ev.run(src)
+            except SystemExit as err:
+                RUNTIME.send(client, ("$remsh_exit", tag, err.code))
+                return
+            RUNTIME.send(client, ("$remsh_done", tag, ok, ev.counter, _names(ns)))
+        except ProcessExitSignal:
+            if me.exit_from == client and me.pending_exit != INTERRUPT:
+                raise  # the prompt that owns this session is gone
+            text = take_exit_signal(me)
+            if text and INTERRUPT not in text:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+
+
+class RemoteEvaluator:
+    """Looks like an ``Evaluator`` to the prompt loop; the work happens on ``node``."""
+
+    def __init__(self, node: str, *, color: bool, width: int):
+        self.node = node
+        self.color, self.width = color, width
+        self.counter = 1
+        me = RUNTIME.adopt()
+        self.me = me
+        pid, self.mref = spawn_on(node, session_main, (me.pid, color, width),
+                                  link=True, monitor=True, what="--remsh")
+        self.session = pid
+        msg = self._wait(lambda m: m[0] == "$remsh_ready", READY_TIMEOUT)
+        if msg[0] == "DOWN":
+            raise PydistError(f"--remsh: could not start a session on {node}: {msg[4]!r} "
+                              f"(is pydist running there with the same cookie?)")
+        _, _, self.prompt_node, self.names = msg
+        self.ended = None
+
+    def _wait(self, want, timeout=None):
+        def match(m):
+            return type(m) is tuple and len(m) > 1 and (
+                want(m) or (m[0] == "DOWN" and len(m) == 5 and m[1] == self.mref))
+
+        try:
+            return self.me.receive(timeout, match)
+        except TimeoutError:
+            raise PydistError(f"--remsh: {self.node} did not answer within {timeout} s") from None
+
+    def run(self, src: str) -> bool:
+        if not src.strip():
+            return False
+        from ._kernel import make_ref
+
+        tag = make_ref()
+        RUNTIME.send(self.session, ("$remsh", "eval", tag, (src, self.width)))
+
+        def mine(m):
+            return m[0] in ("$remsh_done", "$remsh_exit") and m[1] == tag
+
+        try:
+            msg = self._wait(mine)
+        except KeyboardInterrupt:
+            Process.exit(self.session, INTERRUPT)
+            try:
+                msg = self._wait(mine, 5.0)
+            except PydistError:
+                sys.stderr.write(f"** the entry on {self.node} is still running "
+                                 "(it cannot be interrupted inside a blocking C call)\n")
+                return False
+        if msg[0] == "DOWN":
+            self.ended = msg[4]
+            sys.stderr.write(f"** the session on {self.node} ended: {msg[4]!r}\n")
+            raise SystemExit(1)
+        if msg[0] == "$remsh_exit":
+            raise SystemExit(msg[2])
+        _, _, ok, self.counter, self.names = msg
+        return ok
+
+    def close(self) -> None:
+        """Leave: the session ends, the target node keeps running."""
+        if self.ended is None:
+            Process.unlink(self.session)
+            RUNTIME.send(self.session, ("$remsh", "bye", None, None))

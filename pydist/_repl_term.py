@@ -1,0 +1,248 @@
+"""The interactive terminal: a prompt_toolkit session, and output above it.
+
+Imported only when a person is typing (prompt_toolkit costs ~0.1 s to
+import, which ``pydist -e`` must not pay).
+
+Why not plain ``patch_stdout``: it swaps ``sys.stdout``, which pydist
+already owns (``sys.stdout`` follows the printing process's group leader).
+Instead ``TERMINAL`` — where everything this node shows ends up — is
+pointed at an ``AboveWriter``. While the prompt is on screen the writer
+hands text to prompt_toolkit's ``run_in_terminal`` (the prompt is erased,
+the text printed, the prompt and its half-typed line redrawn); while an
+entry runs it writes straight through, so output stays in order. A line
+without its newline is held at most ``PARTIAL_DELAY`` seconds, then shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+from ._iofwd import TERMINAL
+from ._repl_eval import is_complete, take_exit_signal
+
+__all__ = ["AboveWriter", "PromptTerminal", "clean_text"]
+
+PARTIAL_DELAY = 0.3
+HISTORY_FILE = "~/.pydist_history"
+
+
+def clean_text(text: str) -> str:
+    """Replace what cannot be UTF-8 (a non-UTF-8 paste arrives as surrogates)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+class _Side:
+    """One of the two streams TERMINAL writes to (stdout or stderr)."""
+
+    def __init__(self, writer: "AboveWriter", name: str):
+        self._writer, self._name = writer, name
+
+    def write(self, text: str) -> int:
+        self._writer.write(self._name, text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return self._writer.real[self._name].isatty()
+
+    def fileno(self) -> int:
+        return self._writer.real[self._name].fileno()
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+
+class AboveWriter:
+    """Writes this node's output above the prompt while the prompt is shown."""
+
+    def __init__(self, real_out, real_err):
+        self.real = {"stdout": real_out, "stderr": real_err}
+        self.out, self.err = _Side(self, "stdout"), _Side(self, "stderr")
+        self._lock = threading.RLock()
+        self._pending: list[tuple[str, str]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scheduled = False
+
+    def write(self, name: str, text: str) -> None:
+        if not text:
+            return
+        with self._lock:
+            if self._loop is None:
+                self._drain(force=False, direct=True)
+                self._raw(name, text)
+                return
+            self._pending.append((name, text))
+            if not self._scheduled:
+                self._scheduled = True
+                try:
+                    self._loop.call_soon_threadsafe(self._in_loop, False)
+                except RuntimeError:  # the loop just closed: the prompt is gone
+                    self._loop = None
+                    self._drain(force=False, direct=True)
+
+    def attach(self, loop) -> None:
+        """The prompt is on screen (called in its event loop)."""
+        with self._lock:
+            self._loop = loop
+            if self._pending and not self._scheduled:
+                self._scheduled = True
+                loop.call_soon(self._in_loop, False)
+
+    def detach(self) -> None:
+        """The prompt is gone: write what waits, and write directly from now on."""
+        with self._lock:
+            self._loop = None
+            self._drain(force=False, direct=True)
+
+    def _in_loop(self, force: bool) -> None:
+        from prompt_toolkit.application import run_in_terminal
+
+        def show():
+            with self._lock:
+                self._drain(force=force, direct=False)
+
+        with self._lock:
+            self._scheduled = False
+            if not self._pending:
+                return
+        run_in_terminal(show, in_executor=False)
+
+    def _drain(self, force: bool, direct: bool) -> None:
+        items, self._pending = self._pending, []
+        if not items:
+            return
+        if not direct:  # keep a half line back for a while: the redrawn prompt would erase it
+            name, text = items[-1]
+            if not text.endswith("\n"):
+                cut = text.rfind("\n") + 1
+                if force:
+                    items[-1] = (name, text + "\n")
+                else:
+                    items[-1] = (name, text[:cut])
+                    self._pending.append((name, text[cut:]))
+                    if self._loop is not None:
+                        self._loop.call_later(PARTIAL_DELAY, self._in_loop, True)
+        for name, text in items:
+            self._raw(name, text)
+
+    def _raw(self, name: str, text: str) -> None:
+        stream = self.real[name]
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class PromptTerminal:
+    """Reads entries with prompt_toolkit; owns TERMINAL's redirection."""
+
+    def __init__(self, *, completer, proc, on_idle_exit):
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+        from prompt_toolkit.completion import ThreadedCompleter
+        from prompt_toolkit.history import FileHistory
+        from prompt_toolkit.lexers import PygmentsLexer
+        from prompt_toolkit.output import create_output
+        from pygments.lexers.python import PythonLexer
+
+        class _History(FileHistory):
+            def store_string(self, string: str) -> None:
+                try:
+                    super().store_string(clean_text(string))
+                except OSError:
+                    pass  # a read-only home must not break the prompt
+
+        self.proc = proc
+        self.on_idle_exit = on_idle_exit
+        self.writer = AboveWriter(TERMINAL.out, TERMINAL.err)
+        self._old = TERMINAL.redirect(self.writer.out, self.writer.err)
+        self.continuation = "... "
+        path = os.path.expanduser(HISTORY_FILE)
+        try:
+            history = _History(path)
+            history.load_history_strings  # noqa: B018 - fail here, not mid-prompt
+        except OSError:
+            from prompt_toolkit.history import InMemoryHistory
+            history = InMemoryHistory()
+        self.session = PromptSession(
+            multiline=True, key_bindings=self._bindings(), lexer=PygmentsLexer(PythonLexer),
+            completer=ThreadedCompleter(completer), complete_while_typing=False,
+            history=history, auto_suggest=AutoSuggestFromHistory(), enable_history_search=False,
+            output=create_output(stdout=self.writer.real["stdout"]),
+            prompt_continuation=lambda width, line, soft: self.continuation,
+            tempfile_suffix=".py")
+
+    def _bindings(self):
+        from prompt_toolkit.filters import Condition
+        from prompt_toolkit.key_binding import KeyBindings
+
+        kb = KeyBindings()
+
+        @kb.add("enter")
+        def _enter(event):
+            buf = event.current_buffer
+            if buf.complete_state is not None and buf.complete_state.current_completion:
+                buf.apply_completion(buf.complete_state.current_completion)
+                return
+            if is_complete(buf.text):
+                buf.validate_and_handle()
+            else:
+                buf.insert_text("\n")
+
+        @Condition
+        def _at_indent():
+            doc = _app().current_buffer.document
+            return not doc.current_line_before_cursor.strip()
+
+        @kb.add("tab", filter=_at_indent)
+        def _indent(event):
+            event.current_buffer.insert_text("    ")
+
+        return kb
+
+    def read(self, prompt: str, continuation: str) -> str:
+        """One entry (raises EOFError on Ctrl-D, KeyboardInterrupt on Ctrl-C)."""
+        self.continuation = continuation
+
+        def pre_run():
+            app = _app()
+            self.writer.attach(asyncio.get_running_loop())
+            app.create_background_task(self._watch_exits())
+
+        try:
+            return clean_text(self.session.prompt(prompt, pre_run=pre_run))
+        finally:
+            self.writer.detach()
+
+    async def _watch_exits(self):
+        """Exit signals that reach the idle prompt are shown at once, iex-style."""
+        while True:
+            await asyncio.sleep(0.1)
+            if self.proc.pending_exit is not None:
+                text = take_exit_signal(self.proc)
+                if text:
+                    self.on_idle_exit(text)
+
+    def close(self) -> None:
+        self.writer.detach()
+        TERMINAL.redirect(*self._old)
+
+
+def _app():
+    from prompt_toolkit.application import get_app
+
+    return get_app()
