@@ -31,7 +31,7 @@ class Process:
     __slots__ = (
         "pid", "mailbox", "cond", "waiting", "links", "monitored_by", "monitoring",
         "trap_exit", "group_leader", "alive", "pending_exit", "thread_ident",
-        "handler", "registered_name", "dropped_refs", "iobuf", "__weakref__",
+        "handler", "registered_name", "dropped_refs", "iobuf", "exit_from", "__weakref__",
     )
 
     def __init__(self, pid: Pid, group_leader: Pid | None, handler=None):
@@ -51,6 +51,7 @@ class Process:
         self.registered_name: str | None = None
         self.dropped_refs: set = set()  # reply tags of calls that gave up waiting
         self.iobuf: dict = {}           # stream name -> text not yet sent to the group leader
+        self.exit_from: Pid | None = None  # who sent pending_exit (the prompt prints it)
 
     def deliver(self, msg) -> None:
         """Queue ``msg`` (any thread). Replies to abandoned calls are dropped."""
@@ -105,12 +106,13 @@ class Process:
             self.mailbox.clear()
         return items
 
-    def signal_exit(self, reason) -> None:
+    def signal_exit(self, reason, from_: Pid | None = None) -> None:
         """Make this process exit with ``reason`` as soon as it can."""
         with self.cond:
             if not self.alive or self.pending_exit is not None:
                 return
             self.pending_exit = reason
+            self.exit_from = from_
             waiting = self.waiting
             self.cond.notify()
         ident = self.thread_ident

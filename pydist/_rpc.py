@@ -57,10 +57,12 @@ def call(node: str, fn, *args, timeout: float = 5.0):
 
     try:
         msg = me.receive(timeout, mine)
-    except TimeoutError:
+    except BaseException as err:  # a timeout, or Ctrl-C at the prompt: leave no late reply behind
         RUNTIME.demonitor(me, mref, flush=True)
         me.dropped_refs.add(tag)
         RUNTIME.exit_signal(pid, me.pid, "kill", via_link=False)
+        if not isinstance(err, TimeoutError):
+            raise
         raise Exit(("timeout", call_desc),
                    f"rpc.call to {node} timed out after {timeout} s "
                    "(pass a larger timeout= if the function is slow)") from None

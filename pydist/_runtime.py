@@ -256,14 +256,14 @@ class Runtime:
                 return
             p.links.discard(from_)
         if reason == "kill" and not via_link:
-            p.signal_exit("killed")
+            p.signal_exit("killed", from_)
         elif p.trap_exit:
             p.deliver(("EXIT", from_, reason))
         elif reason == "normal":
             if from_ == to:
-                p.signal_exit("normal")
+                p.signal_exit("normal", from_)
         else:
-            p.signal_exit(reason)
+            p.signal_exit(reason, from_)
 
     def link(self, p: Process, target: Pid) -> None:
         if target == p.pid:
