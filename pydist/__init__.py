@@ -23,7 +23,7 @@ __all__ = [
 
 
 _LAZY = {"GenServer": "_genserver", "Supervisor": "_supervisor", "Application": "_application",
-         "h": "_help"}
+         "Cluster": "_cluster", "h": "_help"}
 
 
 def __getattr__(name):

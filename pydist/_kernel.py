@@ -52,6 +52,20 @@ def receive(timeout: float | None = None, match=None):
     return RUNTIME.adopt().receive(timeout, match)
 
 
+def drop_reply(tag) -> None:
+    """A call gave up waiting for the reply tagged ``tag`` (``msg[1] == tag``):
+    remove it if it is queued already, else drop it when it arrives, so a
+    late reply never pollutes the mailbox (used by GenServer.call on timeout).
+    """
+    me = RUNTIME.adopt()
+    with me.cond:
+        for i, m in enumerate(me.mailbox):
+            if type(m) is tuple and len(m) > 1 and type(m[1]) is type(tag) and m[1] == tag:
+                del me.mailbox[i]
+                return
+        me.dropped_refs.add(tag)
+
+
 def flush() -> None:
     """Print every message in the mailbox, one per line, and empty it."""
     for msg in RUNTIME.adopt().drain():

@@ -1,0 +1,226 @@
+"""The server side of ``GenServer``: one process, one loop, the callbacks.
+
+``main`` registers the name, runs ``init`` and acknowledges the starter
+(``("$gen_ack", tag, result)``), then loops: receive a message, run the
+matching callback, check what it returned, keep the new state. Whatever
+stops the server (a ``("stop", ...)`` return, ``GenServer.stop``, the
+parent's exit while trapping exits, a bad return value, an exception) runs
+``terminate(reason, state)`` and ends the process with that reason, which
+links and monitors (so callers and supervisors) then see.
+
+Reports: an exception escapes to the runtime, which prints the crash report
+with the traceback (here and on the group leader's terminal) — the note we
+add names the server, the callback, the last message and the state. Other
+abnormal stops (bad return value, ``("stop", reason, ...)``) are logged
+here, one report each, naming the callback and the value.
+"""
+
+from __future__ import annotations
+
+import logging
+import reprlib
+import traceback
+
+from ._errors import Exit
+from ._kernel import Process, node, receive, send
+from ._kernel import self as self_pid
+
+log = logging.getLogger("pydist")
+
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = 200
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 20
+_repr.maxlevel = 4
+
+SHAPES = {
+    "init": "('ok', state), ('stop', reason) or 'ignore'",
+    "handle_call": "('reply', reply, state), ('noreply', state), "
+                   "('stop', reason, reply, state) or ('stop', reason, state)",
+    "other": "('noreply', state) or ('stop', reason, state)",
+}
+
+
+def exception_reason(err: BaseException):
+    """The exit reason the runtime gives a process that raised ``err``."""
+    return ("exception", f"{type(err).__name__}: {err}")
+
+
+def normal_exit(reason) -> bool:
+    return reason in ("normal", "shutdown") or (type(reason) is tuple and reason[:1] == ("shutdown",))
+
+
+def _valid_extra(x) -> bool:
+    if type(x) in (int, float):
+        return x >= 0
+    return x in ("hibernate", "infinity", None) or (type(x) is tuple and len(x) == 2 and x[0] == "continue")
+
+
+class _BadReturn(Exception):
+    def __init__(self, value):
+        super().__init__(value)
+        self.value = value
+
+
+class _Stopping(Exception):
+    def __init__(self, reason, reply_to=None, reply=None, why=None):
+        super().__init__(reason)
+        self.reason, self.reply_to, self.reply, self.why = reason, reply_to, reply, why
+
+
+def _ack(starter, tag, result) -> None:
+    send(starter, ("$gen_ack", tag, result))
+
+
+def main(cls, arg, name, starter, tag, linked):
+    """The server process: start, acknowledge, loop."""
+    me = self_pid()
+
+    def fail(result):  # init did not succeed: the starter gets a value, not our exit
+        if linked:
+            Process.unlink(starter)
+        _ack(starter, tag, result)
+
+    if name is not None:
+        try:
+            Process.register(me, name)
+        except ValueError:
+            fail(("error", ("already_started", Process.whereis(name))))
+            return
+    srv = _Server(cls.__name__, name, me, starter if linked else me)
+    try:
+        inst = cls()
+        ret = inst.init(arg)
+    except Exception as err:
+        fail(("error", exit_reason_of(err)))
+        if isinstance(err, Exit):
+            srv.report(f"failed in init: {err}", arg, None, err)
+        else:
+            err.add_note(f"GenServer {srv.label} failed in init({_repr.repr(arg)})")
+        raise
+    if ret == "ignore":
+        fail("ignore")
+        return
+    if type(ret) is tuple and len(ret) == 2 and ret[0] == "stop":
+        fail(("error", ret[1]))
+        raise Exit(ret[1])
+    if not (type(ret) is tuple and len(ret) in (2, 3) and ret[0] == "ok"
+            and (len(ret) == 2 or _valid_extra(ret[2]))):
+        reason = ("bad_return_value", ret)
+        fail(("error", reason))
+        srv.report(f"init returned {_repr.repr(ret)}, which is not a valid return value "
+                   f"(expected {SHAPES['init']})", arg, None)
+        raise Exit(reason)
+    _ack(starter, tag, ("ok", me))
+    srv.loop(inst, ret[1], ret[2] if len(ret) == 3 else None)
+
+
+def describe(msg, cb) -> str:
+    """The message a report names, as Elixir prints it (a call shows its caller)."""
+    if cb == "init":
+        return f"Argument of init: {_repr.repr(msg)}"
+    if type(msg) is tuple and len(msg) == 3 and msg[0] == "$gen_call":
+        return f"Last message (from {msg[1][0]}): {_repr.repr(msg[2])}"
+    if type(msg) is tuple and len(msg) == 2 and msg[0] == "$gen_cast":
+        return f"Last message (a cast): {_repr.repr(msg[1])}"
+    return f"Last message: {_repr.repr(msg)}"
+
+
+def exit_reason_of(err: BaseException):
+    return err.reason if isinstance(err, Exit) else exception_reason(err)
+
+
+class _Server:
+    def __init__(self, cls_name, name, me, parent):
+        self.cb = "init"   # the callback running now, for reports
+        self.me = me
+        self.parent = parent
+        who = repr(name) if name is not None else f"{cls_name} {me}"
+        self.label = f"{who} on {node()}"
+
+    def report(self, what: str, msg, state, err: BaseException | None = None) -> None:
+        text = f"GenServer {self.label} terminating: {what}\n{describe(msg, self.cb)}"
+        if state is not None:
+            text += f"\nState: {_repr.repr(state)}"
+        if err is not None:
+            text += "\n" + "".join(traceback.format_exception(err)).rstrip()
+        log.error("%s", text)
+
+    def loop(self, inst, state, extra) -> None:
+        msg = None
+        try:
+            while True:
+                while type(extra) is tuple:  # ("continue", arg)
+                    self.cb = "handle_continue"
+                    state, extra = self._noreply(inst.handle_continue(extra[1], state))
+                timeout = extra if type(extra) in (int, float) else None
+                try:
+                    msg = receive(timeout)
+                except TimeoutError:
+                    msg = "timeout"
+                state, extra = self._dispatch(inst, msg, state)
+        except _Stopping as stop:
+            why = stop.why or f"{self.cb} returned ('stop', {_repr.repr(stop.reason)}, ...)"
+            self._stop(inst, stop.reason, state, why, msg, stop.reply_to, stop.reply)
+        except _BadReturn as bad:
+            cb = self.cb
+            reason = ("bad_return_value", bad.value)
+            shapes = SHAPES["handle_call" if cb == "handle_call" else "other"]
+            self.report(f"{cb} returned {_repr.repr(bad.value)}, which is not a valid return value "
+                        f"(expected {shapes})", msg, state)
+            self._stop(inst, reason, state, cb, msg, log_it=False)
+        except Exit as err:  # e.g. a GenServer.call made by a callback failed
+            self.report(f"{self.cb} exited: {err}", msg, state, err)
+            self._stop(inst, err.reason, state, self.cb, msg, log_it=False)
+        except Exception as err:
+            self._run_terminate(inst, exception_reason(err), state)
+            err.add_note(f"GenServer {self.label} terminating in {self.cb}\n"
+                         f"{describe(msg, self.cb)}\nState: {_repr.repr(state)}")
+            raise
+
+    def _dispatch(self, inst, msg, state):
+        if type(msg) is tuple:
+            kind = msg[0] if msg else None
+            if kind == "$gen_call" and len(msg) == 3:
+                from_, request = msg[1], msg[2]
+                self.cb = "handle_call"
+                ret = inst.handle_call(request, from_, state)
+                if type(ret) is tuple and ret and ret[0] == "reply" and len(ret) in (3, 4) \
+                        and (len(ret) == 3 or _valid_extra(ret[3])):
+                    send(from_[0], ("$gen_reply", from_[1], ret[1]))
+                    return ret[2], (ret[3] if len(ret) == 4 else None)
+                if type(ret) is tuple and len(ret) == 4 and ret[0] == "stop":
+                    raise _Stopping(ret[1], from_, ret[2])
+                return self._noreply(ret)
+            if kind == "$gen_cast" and len(msg) == 2:
+                self.cb = "handle_cast"
+                return self._noreply(inst.handle_cast(msg[1], state))
+            if kind == "$gen_stop" and len(msg) == 2:
+                raise _Stopping(msg[1], why=f"GenServer.stop with reason {_repr.repr(msg[1])}")
+            if kind == "EXIT" and len(msg) == 3 and msg[1] == self.parent and self.parent != self.me:
+                raise _Stopping(msg[2], why=f"its parent {msg[1]} exited with {_repr.repr(msg[2])}")
+        self.cb = "handle_info"
+        return self._noreply(inst.handle_info(msg, state))
+
+    @staticmethod
+    def _noreply(ret):
+        if type(ret) is tuple and ret:
+            if ret[0] == "noreply" and len(ret) in (2, 3) and (len(ret) == 2 or _valid_extra(ret[2])):
+                return ret[1], (ret[2] if len(ret) == 3 else None)
+            if ret[0] == "stop" and len(ret) == 3:
+                raise _Stopping(ret[1])
+        raise _BadReturn(ret)
+
+    def _run_terminate(self, inst, reason, state):
+        try:
+            inst.terminate(reason, state)
+        except Exception as err:
+            err.add_note(f"GenServer {self.label}: terminate({_repr.repr(reason)}, state) raised")
+            raise
+
+    def _stop(self, inst, reason, state, why, msg, reply_to=None, reply=None, log_it=True):
+        self._run_terminate(inst, reason, state)
+        if reply_to is not None:
+            send(reply_to[0], ("$gen_reply", reply_to[1], reply))
+        if log_it and not normal_exit(reason):
+            self.report(why, msg, state)
+        raise Exit(reason)
