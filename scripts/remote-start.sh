@@ -20,6 +20,7 @@ host, each attached to that host's session (ssh -t HOST tmux attach -t NAME).
   -d REMOTE_DIR  where the app was pushed (default: pydist/APP, relative to the
                  remote home; scripts/push.sh's default)
   -p PORTS       the nodes' listening port or range, e.g. 9100-9105 (pydist --port)
+  -e VAR=VALUE   set VAR in every node's environment (repeatable), e.g. -e KV_STORE_POLL=2
   -D             do not attach to the local session (just print how to)
   -k             stop instead: end the NAME session on every host (the node leaves)
   -- ARGS        more pydist arguments for every node, e.g. -- --ticktime 10
@@ -33,14 +34,20 @@ HELP
 }
 
 name=kv app=kv_store remote_dir="" ports="" attach=1 stop=0
-extra=()
-while getopts "f:n:a:d:p:Dkh" opt; do
+extra=() node_env=""
+while getopts "f:n:a:d:p:e:Dkh" opt; do
   case "$opt" in
     f) add_hosts_from_file "$OPTARG" ;;
     n) name="$OPTARG" ;;
     a) app="$OPTARG" ;;
     d) remote_dir="$OPTARG" ;;
     p) ports="$OPTARG" ;;
+    e) case "$OPTARG" in
+         [A-Za-z_]*=*) var="${OPTARG%%=*}"
+           case "$var" in *[!A-Za-z0-9_]*) usage_error "-e $OPTARG: not VAR=VALUE" ;; esac
+           node_env="$node_env $var=$(q "${OPTARG#*=}")" ;;
+         *) usage_error "-e $OPTARG: not VAR=VALUE" ;;
+       esac ;;
     D) attach=0 ;;
     k) stop=1 ;;
     h) show_help; exit 0 ;;
@@ -91,7 +98,7 @@ for host in "${HOSTS[@]}"; do
   for a in "${args[@]}"; do quoted="$quoted $(q "$a")"; done
   # What runs in the remote pane; when pydist exits the pane stays, showing why.
   pane="cd $(remote_path_expr "$remote_dir") && env $epmd_env KV_STORE_HOSTS=$(q "$node_list") \
-PYDIST_NODES=$(q "$node_list") $pydist_cmd$quoted; s=\$?; echo; \
+PYDIST_NODES=$(q "$node_list")$node_env $pydist_cmd$quoted; s=\$?; echo; \
 echo \"[pydist exited with status \$s; press Enter to close]\"; read x"
   out="$(rsh "$host" "command -v tmux >/dev/null 2>&1 || { echo 'tmux is not installed there'; exit 3; }
 if tmux has-session -t $(q "$session") 2>/dev/null; then echo 'already running (stop it with -k)';

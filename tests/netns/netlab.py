@@ -23,7 +23,8 @@ Partitions drop packets silently (no RST, no FIN: sockets stay open, as when
 a cable or a switch dies): :meth:`Lab.partition` with nftables drop rules in
 each namespace (``method="nft"``) or by moving veths to a second, unconnected
 bridge (``method="bridge"``, needs only iproute2); :meth:`Lab.isolate` sets a
-host's veth down. :meth:`Lab.heal` undoes all of them.
+host's veth down. :meth:`Lab.firewall` admits only some TCP ports into a
+host, as a host firewall would. :meth:`Lab.heal` undoes all of them.
 
 Teardown kills every process in every namespace (``ip netns pids``), deletes
 the namespaces (their veths go with them), the bridges and /etc/netns/<ns>.
@@ -133,6 +134,7 @@ class Lab:
         self._extra_bridges: list[str] = []
         self._isolated: set[str] = set()
         self._nft_hosts: set[str] = set()
+        self._firewalled: set[str] = set()
         self.lab_id = self._claim_id()
         self.bridge = f"{PREFIX}{self.lab_id}br"
         self.gateway = f"{NET}.{self.lab_id}.254"
@@ -254,6 +256,23 @@ class Lab:
             raise RuntimeError(f"nft in {host.ns} failed: {res.stderr.strip()}")
         self._nft_hosts.add(host.ns)
 
+    def firewall(self, host, tcp_ports) -> None:
+        """Let only new TCP connections to ``tcp_ports`` (ints or "lo-hi") into ``host``.
+
+        Replies to connections the host opens itself still come in (conntrack),
+        as behind a typical host firewall. :meth:`heal` removes it.
+        """
+        host = self.host(host)
+        ports = ", ".join(str(p) for p in tcp_ports)
+        script = (f"table inet netlab_fw {{\n"
+                  f"  chain in {{ type filter hook input priority 0; policy drop;\n"
+                  f"    iifname lo accept; ct state established,related accept;\n"
+                  f"    tcp dport {{ {ports} }} accept; }}\n}}\n")
+        res = self.run(host, ["nft", "-f", "-"], input=script)
+        if res.returncode != 0:
+            raise RuntimeError(f"nft in {host.ns} failed: {res.stderr.strip()}")
+        self._firewalled.add(host.ns)
+
     def isolate(self, host) -> None:
         """Unplug ``host``'s cable: its veth goes down on the bridge side."""
         host = self.host(host)
@@ -265,6 +284,9 @@ class Lab:
         for ns in list(self._nft_hosts):
             self.run(ns, ["nft", "delete", "table", "inet", "netlab"])
             self._nft_hosts.discard(ns)
+        for ns in list(self._firewalled):
+            self.run(ns, ["nft", "delete", "table", "inet", "netlab_fw"])
+            self._firewalled.discard(ns)
         for host in self.hosts:
             _ip("link", "set", host.veth, "master", self.bridge)
         for br in self._extra_bridges:

@@ -7,7 +7,8 @@ node names carry the host's fully qualified name or its IP address.
 
 import pytest
 
-from conftest import base_env, wait_for
+import netlab
+from conftest import base_env, pydist_cmd, wait_for
 from labfixtures import lab_nodes, make_lab, needs_netns  # noqa: F401 (fixtures)
 
 pytestmark = [*needs_netns, pytest.mark.timeout(120)]
@@ -60,3 +61,31 @@ def test_short_and_long_names_refuse_each_other(make_lab, lab_nodes):
     assert long_node.value("Node.ping('s@h2')") == "'pang'"
     long_node.wait_output("nodes started with --name and --sname cannot talk to each other")
 
+
+
+@pytest.mark.skipif(not netlab.has_nft(), reason="needs nft (Debian package nftables)")
+def test_behind_a_firewall_with_fixed_ports(make_lab, lab_nodes):
+    """docs/deployment.md: open the name server's port and the nodes' --port range, nothing else."""
+    lab = make_lab(2)
+    h1, h2 = lab.hosts
+    ln = lab_nodes(lab)
+    epmd = int(base_env()["PYDIST_EPMD_PORT"])
+    tick = ("--ticktime", "2")
+    lab.firewall(h1, [epmd, "9100-9101"])
+    a = ln.start(h1, f"a@{h1.ip}", "--port", "9100-9101", *tick)
+    a2 = ln.start(h1, f"a2@{h1.ip}", "--port", "9100-9101", *tick)
+    b = ln.start(h2, f"b@{h2.ip}", *tick)
+    out = lab.run(h1, pydist_cmd("epmd", "--names"), env=base_env()).stdout
+    assert "name a at port 9100" in out and "name a2 at port 9101" in out, out
+    # The range is full: a third node says so instead of starting on a random port.
+    r = lab.run(h1, pydist_cmd("--name", f"a3@{h1.ip}", "--port", "9100-9101", "-e", "1"),
+                env=base_env())
+    assert r.returncode == 1 and "no free port for this node in 9100-9101" in r.stderr, r.stderr
+
+    assert b.value(f"Node.ping('a@{h1.ip}')") == "'pong'"
+    assert b.value(f"rpc.call('a2@{h1.ip}', lambda: node())") == repr(f"a2@{h1.ip}")
+    assert a.value(f"rpc.call('b@{h2.ip}', lambda: node())") == repr(f"b@{h2.ip}")
+    # Proof that the firewall is real: a node on a port outside the range is unreachable.
+    c = ln.start(h1, f"c@{h1.ip}", *tick)
+    assert b.value(f"Node.ping('c@{h1.ip}')") == "'pang'"
+    assert a.value(f"Node.ping('c@{h1.ip}')") == "'pong'"   # same host: loopback is open

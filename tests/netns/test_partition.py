@@ -4,7 +4,8 @@ Nothing tells either side the other is gone except silence, so only the
 heartbeats (ZMTP PING/PONG on every DEALER, every ticktime/4) can notice:
 each side must declare the other down within the ticktime, fail calls
 pending on it with nodedown and fire Node.monitor; after the heal the mesh
-must re-form.
+must re-form by itself (the kv_store app's Epmd strategy polls). What the
+kv_store does meanwhile is asserted too: docs/deployment.md tells it.
 """
 
 import re
@@ -12,12 +13,14 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import ROOT, wait_for
 from labfixtures import lab_nodes, make_lab, needs_netns  # noqa: F401 (fixtures)
 
 pytestmark = [*needs_netns, pytest.mark.timeout(150)]
 
+APP_DIR = ROOT / "examples" / "kv_store"
 TICK = 2.0
+POLL = 0.5    # the Epmd strategy's polling interval (KV_STORE_POLL)
 SLACK = 0.3   # a loaded 2-core machine: scheduling, the I/O thread, the watcher printing
 
 WATCH = """
@@ -42,24 +45,35 @@ def _pending(peer):
 
 def _event_time(node, kind, who, after):
     pattern = re.compile(rf"EVENT {kind} {re.escape(who)} ([0-9.]+)")
-    found = [float(t) for t in pattern.findall(node.output)]
-    found = [t for t in found if t >= after]
+    found = [float(t) for t in pattern.findall(node.output) if float(t) >= after]
     return found[0] if found else None
 
 
+def _detected(watchers, t0):
+    """{"a sees c down": seconds after t0} once every pair saw it, else None."""
+    took = {}
+    for x, y in watchers:
+        t = _event_time(x, "nodedown", y.name, t0)
+        if t is None:
+            return None
+        took[f"{x.name[0]} sees {y.name[0]} down"] = round(t - t0, 3)
+    return took
+
+
+@pytest.mark.skipif(not (APP_DIR / "kv_store").is_dir(), reason="examples/kv_store is not there")
 def test_partition_detected_within_ticktime_and_mesh_reforms(make_lab, lab_nodes):
     lab = make_lab(3)
     h1, h2, h3 = lab.hosts
     ln = lab_nodes(lab)
-    tick = ("--ticktime", str(TICK))
-    a = ln.start(h1, f"a@{h1.ip}", *tick)
-    b = ln.start(h2, f"b@{h2.ip}", *tick)
-    c = ln.start(h3, f"c@{h3.ip}", *tick)
-    A, B, C = (n.name for n in (a, b, c))
+    names = [f"{n}@{h.ip}" for n, h in zip("abc", lab.hosts)]
+    env = {"KV_STORE_HOSTS": ",".join(names), "KV_STORE_POLL": str(POLL)}
+    a, b, c = (ln.start(h, name, "--ticktime", str(TICK), "-S", "kv_store", env=env, cwd=APP_DIR)
+               for h, name in zip(lab.hosts, names))
+    A, B, C = names
     for n in (a, b, c):
         n.eval(WATCH)
-    assert a.value(f"Node.ping({C!r})") == "'pong'" and a.value(f"Node.ping({B!r})") == "'pong'"
-    wait_for(lambda: c.value("len(Node.list())") == "2", what="the full mesh")
+    wait_for(lambda: all(n.value("len(Node.list())") == "2" for n in (a, b, c)),
+             what="the full mesh")
     figures = []
 
     for method in ("nft", "bridge"):
@@ -69,12 +83,13 @@ def test_partition_detected_within_ticktime_and_mesh_reforms(make_lab, lab_nodes
         c.eval(f"rpc.call({A!r}, lambda: 'warm')")   # traffic both ways right before
         t0 = time.time()
         lab.partition([[h1, h2], [h3]], method=method)
+        if method == "nft":
+            # A write while c is unreachable but not yet known to be: the
+            # replicas that answer keep it, the caller is told it failed.
+            assert a.value("kv_store.put('y', 1)") == repr(("error", "didn't write to all replicas"))
 
-        wait_for(lambda: _event_time(a, "nodedown", C, t0) and _event_time(c, "nodedown", A, t0)
-                 and _event_time(c, "nodedown", B, t0) and _event_time(b, "nodedown", C, t0),
-                 timeout=TICK * 5, what=f"nodedown on both sides ({method} partition)")
-        took = {f"{x.name[0]} sees {y[0]} down": _event_time(x, "nodedown", y, t0) - t0
-                for x, y in ((a, C), (b, C), (c, A), (c, B))}
+        took = wait_for(lambda: _detected([(a, c), (b, c), (c, a), (c, b)], t0), timeout=TICK * 5,
+                        what=f"nodedown on both sides ({method} partition)")
         figures.append((method, took))
         # Heartbeats every TICK/4 bound detection to [3/4, 1] x TICK after the last packet.
         assert 0.75 * TICK - 0.1 <= min(took.values()) and max(took.values()) <= TICK + SLACK, took
@@ -84,14 +99,24 @@ def test_partition_detected_within_ticktime_and_mesh_reforms(make_lab, lab_nodes
         assert a.value("m") == repr(("nodedown", C))
         assert a.value("Node.list()") == repr([B]) and c.value("Node.list()") == "[]"
         assert a.value(f"Node.ping({C!r})") == "'pang'"
+        if method == "nft":
+            assert [n.value("kv_store.get('y')") for n in (a, b, c)] == ["1", "1", "None"]
+            # Each side now writes to the replicas it can see, and succeeds.
+            assert a.value("kv_store.put('x', 'left')") == "'ok'"
+            assert c.value("kv_store.put('x', 'right')") == "'ok'"
 
-        lab.heal()
-        # Healing: one connect re-forms the full mesh (transitively).
         t1 = time.time()
-        wait_for(lambda: c.value(f"Node.connect({A!r})") == "True", timeout=15, what="reconnect")
+        lab.heal()
+        # Nobody types Node.connect: the Epmd strategy re-forms the mesh.
         wait_for(lambda: all(n.value("len(Node.list())") == "2" for n in (a, b, c)),
-                 timeout=15, what="the full mesh after the heal")
-        figures.append((method, {"mesh re-formed after heal": time.time() - t1}))
+                 timeout=POLL * 10 + 10, what="the full mesh after the heal")
+        figures.append((method, {"mesh re-formed after heal": round(time.time() - t1, 3)}))
         assert c.value(f"rpc.call({B!r}, lambda: node())") == repr(B)
+        if method == "nft":
+            # Healing reconciles nothing: both sides keep their own value until the
+            # next put overwrites it everywhere.
+            assert [n.value("kv_store.get('x')") for n in (a, b, c)] == ["'left'", "'left'", "'right'"]
+            assert c.value("kv_store.put('x', 'after')") == "'ok'"
+            assert [n.value("kv_store.get('x')") for n in (a, b, c)] == ["'after'"] * 3
 
     print("\nFIGURES", figures)
