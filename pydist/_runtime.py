@@ -19,7 +19,7 @@ import traceback
 import cloudpickle
 
 from ._errors import Exit
-from ._names import NONODE
+from ._names import NONODE, qualify
 from ._process import Process, ProcessExitSignal, WorkerPool, current, set_current
 from ._terms import Pid, Ref
 
@@ -188,6 +188,8 @@ class Runtime:
             return msg
         if type(dest) is tuple and len(dest) == 2 and isinstance(dest[0], str) and isinstance(dest[1], str):
             name, node = dest
+            if "@" not in node:
+                node = qualify(node, self.name)  # a bare name means that node on this host
             if node == self.name or node == NONODE:
                 p = self.names.get(name)
                 if p is not None:

@@ -55,7 +55,7 @@ def test_spawn_to_unreachable_node_returns_at_once(nodes):
 def test_messages_between_a_pair_arrive_in_order(nodes):
     a, b = nodes.start("a"), nodes.start("b")
     b.eval("Process.register(self(), 'sink')")
-    a.eval(f"for i in range(2000): send(('sink', {b.full!r}), i)")
+    a.eval(f"for i in range(2000): send(('sink', {b.name!r}), i)")  # a bare name: b on this host
     b.eval("got = [receive(timeout=10) for _ in range(2000)]")
     assert b.value("got == list(range(2000))") == "True"
 
