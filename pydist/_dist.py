@@ -355,7 +355,13 @@ class Distribution:
             log.warning("ignored a connection from %s: it speaks another pydist protocol", sender)
             return
         _, host = _names.split(name)
-        ip = _names.resolve(host)
+        try:
+            ip = _names.resolve(host)
+        except OSError as err:   # we cannot answer a node we cannot find: say why, here
+            log.warning("refused a connection from %s: its host %s does not resolve on this host "
+                        "(%s); fix DNS or /etc/hosts here, or name that node by its IP address",
+                        name, host, err.strerror or err)
+            return
         self._last_addr[name] = (ip, port)
         if longnames != self.longnames:
             mine = "long (--name)" if self.longnames else "short (--sname)"

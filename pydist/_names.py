@@ -8,6 +8,7 @@ other. ``nonode@nohost`` is the name of a node that is not distributed.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import socket
 
@@ -71,6 +72,11 @@ def make_own_name(sname: str | None, lname: str | None) -> tuple[str, bool]:
         name, host = raw, (long_host() if longnames else short_host())
         if not _PART.match(name):
             raise PydistError(f"bad node name {raw!r}: use letters, digits, '_', '-' and '.'")
+        if longnames and is_ip(host) and ipaddress.ip_address(host.strip("[]")).is_loopback:
+            logging.getLogger("pydist").warning(
+                "this host has no fully qualified name, so this node is %s@%s, which other hosts "
+                "cannot reach; give --name %s@ADDRESS with this host's FQDN or IP address",
+                name, host, name)
     if longnames and not is_long_host(host):
         raise PydistError(
             f"--name needs a fully qualified host name or an IP address, like {name}@198.18.0.2 "

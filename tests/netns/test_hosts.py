@@ -89,3 +89,16 @@ def test_behind_a_firewall_with_fixed_ports(make_lab, lab_nodes):
     c = ln.start(h1, f"c@{h1.ip}", *tick)
     assert b.value(f"Node.ping('c@{h1.ip}')") == "'pang'"
     assert a.value(f"Node.ping('c@{h1.ip}')") == "'pong'"   # same host: loopback is open
+
+
+def test_a_name_the_other_host_cannot_resolve_is_explained(make_lab, lab_nodes):
+    """kv@some.fqdn only works where some.fqdn resolves: the refusing side says so."""
+    lab = make_lab(2)
+    h1, h2 = lab.hosts
+    ln = lab_nodes(lab)
+    b = ln.start(h2, f"b@{h2.ip}", "--ticktime", "2")
+    x = ln.start(h1, "x@nowhere.invalid", "--ticktime", "2")   # .invalid never resolves
+    assert x.value(f"Node.ping('b@{h2.ip}')") == "'pang'"
+    b.wait_output("refused a connection from x@nowhere.invalid: its host nowhere.invalid "
+                  "does not resolve on this host")
+    assert "Traceback" not in b.output
