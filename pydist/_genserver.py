@@ -257,6 +257,8 @@ class GenServer:
                 raise _exit(("timeout", desc), server, on, desc) from None
             raise
         if msg[0] == "DOWN":
+            if remote and msg[4] == "noproc" and type(target) is tuple:
+                drop_reply(mref)  # the name may get registered between our monitor and our message
             raise _exit((_down_reason(msg[4], on), desc), server, on, desc)
         Process.demonitor(mref, flush=True)
         return msg[2]
@@ -348,6 +350,8 @@ class GenServer:
                 if msg[0] == "$gen_reply":
                     Process.demonitor(r, flush=True)
                     got[r] = (n, msg[2])
+                elif msg[4] == "noproc" and n != node():
+                    drop_reply(r)  # the name may get registered between our monitor and our message
         finally:
             for r in waiting:
                 Process.demonitor(r, flush=True)

@@ -91,12 +91,11 @@ def main(cls, arg, name, starter, tag, linked):
         inst = cls()
         ret = inst.init(arg)
     except Exception as err:
-        fail(("error", exit_reason_of(err)))
-        if isinstance(err, Exit):
-            srv.report(f"failed in init: {err}", arg, None, err)
-        else:
-            err.add_note(f"GenServer {srv.label} failed in init({_repr.repr(arg)})")
-        raise
+        # reported here, before the starter hears of it, so the report comes first
+        reason = exit_reason_of(err)
+        srv.report(f"init raised {type(err).__name__}: {err}", arg, None, err)
+        fail(("error", reason))
+        raise Exit(reason) from None
     if ret == "ignore":
         fail("ignore")
         return

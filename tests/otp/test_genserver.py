@@ -121,7 +121,7 @@ class Init(GenServer):
     assert a.value("GenServer.start_link(Init, 42)") == "('error', ('bad_return_value', 42))"
     a.wait_output("init returned 42, which is not a valid return value")
     assert a.value("GenServer.start_link(Init, 'raise')") == "('error', ('exception', \"KeyError: 'missing'\"))"
-    a.wait_output("failed in init('raise')")
+    a.wait_output("terminating: init raised KeyError: 'missing'\nArgument of init: 'raise'")
     assert a.value("GenServer.start_link(Init, ('ok', 1, 0.1))").startswith("('ok', ")
     assert a.value("Process.sleep(0.3) or 'still here'") == "'still here'"
 

@@ -1,0 +1,59 @@
+"""local-start.sh / local-stop.sh against a private tmux server (tmux -L NAME)."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pydist import _nameserver
+from pydist_tests_conftest import TIMEOUT, base_env, unique, wait_for
+
+pytestmark = pytest.mark.timeout(180)
+
+ROOT = Path(__file__).resolve().parents[3]
+NAMES = ["node0@localhost", "node1@localhost", "node2@localhost"]
+
+
+def registered():
+    return {name for name, _port in _nameserver.names()}
+
+
+def run(*cmd, env):
+    return subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT, cwd=ROOT)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_local_start_runs_three_nodes_in_tmux(nodes):
+    sock = unique("kvtmux")
+    env = base_env(TMUX_SOCKET=sock, KV_STORE_POLL="0.5", TMUX=None)
+    try:
+        r = run(ROOT / "local-start.sh", env=env)
+        assert r.returncode == 0, r.stderr
+        assert f"tmux -L {sock} attach -t kv_store" in r.stdout and "Ctrl-b n" in r.stdout
+        windows = run("tmux", "-L", sock, "list-windows", "-t", "kv_store", "-F", "#W", env=env)
+        assert windows.stdout.split() == ["node0", "node1", "node2"]
+        probe = nodes.start("probe")
+        for name in NAMES:
+            wait_for(lambda: probe.value(f"Node.ping({name!r})") == "'pong'", what=f"{name} to answer")
+        # each window is the real prompt, with kv_store bound
+        run("tmux", "-L", sock, "send-keys", "-t", "kv_store:node0", "kv_store.put('t', 42)", "Enter", env=env)
+        wait_for(lambda: probe.value("GenServer.call(('MapServer', 'node2@localhost'), ('get', 't'))")
+                 == "42", what="the write typed at node0's prompt to reach node2")
+        again = run(ROOT / "local-start.sh", env=env)
+        assert again.returncode == 1 and "is running already" in again.stderr
+    finally:
+        stop = run(ROOT / "local-stop.sh", env=env)
+        run("tmux", "-L", sock, "kill-server", env=env)
+    assert stop.returncode == 0, stop.stderr
+    wait_for(lambda: not registered() & {"node0", "node1", "node2"}, what="the nodes to end")
+
+
+def test_local_start_without_tmux_says_how_to_install_it(tmp_path):
+    r = subprocess.run(["/bin/bash", str(ROOT / "local-start.sh")], env={"PATH": str(tmp_path)},
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        "local-start.sh: tmux is not installed; install it (sudo apt install tmux, or brew install tmux) "
+        "and run me again"]
