@@ -1,12 +1,13 @@
 """Messaging benchmark: pydist against raw pyzmq, in the same run, on loopback.
 
-Run it as ``python benchmarks/messaging.py`` (``--rounds N``, ``--quick``).
+Run it as ``python benchmarks/messaging.py`` (``--rounds N``, ``--quick``,
+``--json FILE``); the figures are recorded in docs/performance.md.
 
 Why ratios: the machines this runs on are shared and noisy, so absolute
 microseconds mean little from one minute to the next. Every round measures
-raw pyzmq (plain, then CURVE) and pydist back to back, and each figure is a
-ratio against the raw baseline of the *same* round; the summary is the
-median over rounds.
+raw pyzmq (plain and CURVE) and pydist in interleaved blocks, and each
+figure is a ratio against the raw baseline of the *same* round; the summary
+is the median over rounds, with their range.
 
 Who runs what (this one file plays every part, picked by ``argv[1]``):
 
@@ -33,6 +34,7 @@ import pickle
 import queue
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -275,7 +277,10 @@ class Child:
         try:
             self.proc.wait(3)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: only this child
+            except OSError:
+                self.proc.kill()
             self.proc.wait(3)
 
 
@@ -295,7 +300,7 @@ def _round(a: Child, raw: Child, sizes: dict, index: int) -> dict:
 
     Latencies are taken in ``blocks`` short blocks that take turns (raw,
     raw CURVE, pydist, in a rotating order) and are pooled, so a burst of
-    load from elsewhere on the machine hits all three alike; the two
+    load from elsewhere on the machine hits them alike; the three
     throughput bursts of a round run in alternating order.
     """
     blocks, warm = sizes["blocks"], sizes["warm"]
