@@ -45,7 +45,9 @@ remote_dir="${remote_dir:-pydist/$(basename "$(cd "$app" && pwd)")}"
 valid_dir "$remote_dir"
 
 if [ ! -e "$cookie" ]; then
-  (umask 277 && LC_ALL=C tr -dc 'A-Z' </dev/urandom | head -c 20 >"$cookie")
+  value="$(LC_ALL=C tr -dc 'A-Z' </dev/urandom | head -c 20 || true)"   # tr ends on SIGPIPE
+  [ "${#value}" = 20 ] || die "could not make a random cookie"
+  (umask 277 && printf '%s' "$value" >"$cookie")
   echo "created the cookie file $cookie (mode 0400)"
 fi
 [ -r "$cookie" ] && [ -s "$cookie" ] || die "the cookie file $cookie is empty or unreadable"

@@ -129,8 +129,11 @@ class SshLab:
         wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m pydist \"$@\"\n")
         wrapper.chmod(0o755)
         self.ssh_config = tmp / "ssh_config"
+        # The hosts' names resolve inside the lab only: here, ssh_config maps them
+        # (as a user without DNS for their machines would, with HostName).
         self.ssh_config.write_text(
-            f"Host {netlab.NET}.*\n  User root\n  IdentityFile {keys / 'client'}\n"
+            "".join(f"Host {h.fqdn}\n  HostName {h.ip}\n" for h in lab.hosts)
+            + f"Host {netlab.NET}.* *.{lab.domain}\n  User root\n  IdentityFile {keys / 'client'}\n"
             f"  IdentitiesOnly yes\n  StrictHostKeyChecking no\n"
             f"  UserKnownHostsFile {tmp / 'known_hosts'}\n  LogLevel ERROR\n")
         self.local_home = tmp / "local-home"

@@ -16,7 +16,6 @@ pytestmark = [*needs_netns, pytest.mark.timeout(180)]
 PUSH = str(ROOT / "scripts" / "push.sh")
 START = str(ROOT / "scripts" / "remote-start.sh")
 APP = ROOT / "examples" / "kv_store"
-COOKIE = "PUSHEDCOOKIEXYZ"
 
 
 def run(argv, env, timeout=120):
@@ -32,24 +31,25 @@ def test_push_and_remote_start(make_lab, ssh_lab, lab_nodes, tmp_path):
     lab = make_lab(3)
     sl = ssh_lab(lab)
     env = sl.env()
-    cookie = sl.local_home / ".pydist.cookie"
-    cookie.write_text(COOKIE)
-    cookie.chmod(0o400)
+    cookie = sl.local_home / ".pydist.cookie"   # none yet: push.sh makes one, like pydist
     h1, h2, h3 = lab.hosts
     hosts_file = tmp_path / "hosts"
-    hosts_file.write_text(f"# the cluster\n{h2.ip}\n{h3.ip}  # the last one\n")
+    # Names or addresses: ssh and the node names use them alike (kv@h2.netlab.test).
+    hosts_file.write_text(f"# the cluster\n{h2.fqdn}\n{h3.fqdn}  # the last one\n")
     order = [h2, h3, h1]               # the hosts file first, then the arguments
-    kv = [f"kv@{h.ip}" for h in order]
+    kv = [f"kv@{h.fqdn}" for h in order[:2]] + [f"kv@{h1.ip}"]
 
     r = run([PUSH, "-f", str(hosts_file), str(APP), h1.ip], env)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "pushed to 3 host(s)" in r.stdout
+    assert "pushed to 3 host(s)" in r.stdout and "created the cookie file" in r.stdout
+    assert stat.S_IMODE(cookie.stat().st_mode) == 0o400
+    secret = cookie.read_text()
     for host in lab.hosts:
         home = sl.homes[host.index]
         assert (home / "pydist" / "kv_store" / "kv_store" / "map_server.py").exists()
         assert not list((home / "pydist" / "kv_store").rglob("__pycache__"))
         pushed = home / ".pydist.cookie"
-        assert pushed.read_text() == COOKIE
+        assert pushed.read_text() == secret
         assert stat.S_IMODE(pushed.stat().st_mode) == 0o400
     # Pushing again replaces the 0400 cookie (a rename, not a write).
     assert run([PUSH, str(APP), *(h.ip for h in lab.hosts)], env).returncode == 0
@@ -62,7 +62,7 @@ def test_push_and_remote_start(make_lab, ssh_lab, lab_nodes, tmp_path):
 
     # One local window per host, each attached over ssh to that host's session.
     windows = run(["tmux", "list-windows", "-t", "kv-cluster", "-F", "#{window_name}"], env)
-    assert windows.stdout.split() == [h.ip for h in order]
+    assert windows.stdout.split() == [h2.fqdn, h3.fqdn, h1.ip]
     for i, name in enumerate(kv):
         wait_for(lambda: f"pydist({name})1>" in pane(env, f"kv-cluster:{i}"),
                  what=f"the prompt of {name} in local window {i}")
@@ -77,7 +77,7 @@ def test_push_and_remote_start(make_lab, ssh_lab, lab_nodes, tmp_path):
     wait_for(lambda: "'Lyon'" in pane(env, "kv-cluster:2"), what="the value on another host")
 
     # The nodes run inside their hosts, with the pushed cookie and the host list.
-    probe = lab_nodes(lab).start(h1, f"probe@{h1.ip}", env={"PYDIST_COOKIE": COOKIE})
+    probe = lab_nodes(lab).start(h1, f"probe@{h1.ip}", env={"PYDIST_COOKIE": secret})
     for name in kv:
         assert probe.value(f"rpc.call({name!r}, lambda: __import__('kv_store').get('city'))") \
             == "'Lyon'"
