@@ -87,7 +87,8 @@ def setup_logging() -> None:
     log = logging.getLogger("pydist")
     if not log.handlers:
         handler = _TerminalHandler()
-        handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+        handler.setFormatter(logging.Formatter("[%(level)s] %(message)s"))  # [info], as Elixir's logger
+        handler.addFilter(lambda record: setattr(record, "level", record.levelname.lower()) or True)
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
