@@ -72,8 +72,19 @@ def _lookup(name: str, ns: dict):
     head, *rest = name.split(".")
     import builtins
 
-    if head in ns or hasattr(builtins, head):
-        obj = ns[head] if head in ns else getattr(builtins, head)
+    import pydist
+
+    found = True
+    if head in ns:
+        obj = ns[head]
+    elif hasattr(builtins, head):
+        obj = getattr(builtins, head)
+    else:
+        try:
+            obj = getattr(pydist, head)  # also the lazy ones: h("GenServer.call")
+        except (AttributeError, ImportError):
+            found = False
+    if found:
         try:
             for part in rest:
                 obj = getattr(obj, part)

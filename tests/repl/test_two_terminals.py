@@ -1,0 +1,100 @@
+"""The lecture's first demo, typed in two terminals, and what happens around it."""
+
+import time
+
+import pytest
+
+from conftest import unique
+from pty_term import terms  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_lecture_demo_in_two_terminals(terms):  # noqa: F811
+    foo_name, bar_name = unique("foo"), unique("bar")
+    foo = terms("--sname", foo_name)
+    bar = terms("--sname", bar_name)
+    foo_full = foo.expect(r"pydist\((\S+)\)1>", literal=False).group(1)
+    bar_full = bar.expect(r"pydist\((\S+)\)1>", literal=False).group(1)
+
+    # Window 1
+    foo.line("node()")
+    foo.expect(f"'{foo_full}'")
+    foo.expect(f"pydist({foo_full})2>")
+    # Window 2
+    bar.line(f"Node.ping('{foo_full}')")
+    bar.expect("'pong'")
+    bar.expect(f"pydist({bar_full})2>")
+    bar.line("Node.list()")
+    bar.expect(f"['{foo_full}']")
+    bar.expect(f"pydist({bar_full})3>")
+    # Window 1
+    foo.line("Node.list()")
+    foo.expect(f"['{bar_full}']")
+    foo.expect(f"pydist({foo_full})3>")
+    foo.line("hello = lambda: print('Hello')")
+    foo.expect(f"pydist({foo_full})4>")
+    foo.line(f"Node.spawn('{bar_full}', hello)")
+    start = foo.pos
+    foo.expect(f"#PID<{bar_full}.")  # the value, and (before or after it) the output
+    foo.pos = start
+    foo.expect("Hello")
+    foo.expect(f"pydist({foo_full})5>")
+    foo.line(f"Node.spawn('{bar_full}', lambda: print('really on', node()))")
+    foo.expect(f"really on {bar_full}")
+    foo.expect(f"pydist({foo_full})6>")
+    # the output went to the caller only
+    bar.line("'round trip'")
+    bar.expect("'round trip'")
+    assert "Hello" not in bar.text and "really on" not in bar.text
+
+    # output from bar arrives while a line is half typed on foo: the line survives
+    foo.line(f"Node.spawn('{bar_full}', lambda: (Process.sleep(1.0), print('late news')))")
+    foo.expect(f"pydist({foo_full})7>")
+    foo.type("x = 'half")
+    foo.expect("late news")
+    foo.expect("x = 'half")  # the prompt was redrawn below the news, the line kept
+    foo.line(" done'")
+    foo.expect(f"pydist({foo_full})8>")
+    foo.line("x")
+    foo.expect("'half done'")
+    foo.expect(f"pydist({foo_full})9>")
+
+    # a process spawned on bar crashes: the report shows on both terminals
+    foo.line(f"Node.spawn('{bar_full}', lambda: 1 / 0)")
+    foo.expect("raised an exception")
+    foo.expect("ZeroDivisionError")
+    bar.expect("raised an exception")
+    bar.expect("ZeroDivisionError")
+
+    # bar watches foo; Ctrl-D on foo: bar's prompt process gets nodedown at once
+    bar.line(f"Node.monitor('{foo_full}')")
+    bar.expect("True")
+    foo.expect(f"pydist({foo_full})")
+    foo.settle(0.2)
+    foo.ctrl("d")
+    left = time.monotonic()
+    assert foo.wait_exit() == 0
+    bar.line("receive(timeout=5)")
+    bar.expect(f"('nodedown', '{foo_full}')")
+    bar.line("Node.list()")
+    bar.expect("[]")
+    assert time.monotonic() - left < 10
+
+
+def test_ctrl_d_peer_sees_nodedown_within_a_fraction_of_a_second(terms, nodes):  # noqa: F811
+    watcher = nodes.start("w")
+    name = unique("leaver")
+    t = terms("--sname", name)
+    full = t.expect(r"pydist\((\S+)\)1>", literal=False).group(1)
+    t.line(f"Node.ping('{watcher.full}')")
+    t.expect("'pong'")
+    t.expect(f"pydist({full})2>")
+    watcher.eval(f"Node.monitor({full!r})")
+    t.ctrl("d")
+    t0 = time.monotonic()
+    out = watcher.eval("import time; t = time.monotonic(); print(receive(timeout=5)); print(time.monotonic() - t)")
+    assert f"('nodedown', '{full}')" in out
+    assert time.monotonic() - t0 < 1.5, out
+    assert float(out.strip().splitlines()[-1]) < 1.0
+    assert t.wait_exit() == 0
