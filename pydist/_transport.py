@@ -26,6 +26,8 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import recv_monitor_message
 
+from ._errors import PydistError
+
 log = logging.getLogger("pydist.transport")
 
 _LINK_EVENTS = (
@@ -86,7 +88,12 @@ class Transport:
         self.router.router_handover = 1
         self.router.rcvhwm = 200_000
         self.router.linger = 0
-        self.port = self._bind(port_spec)
+        try:
+            self.port = self._bind(port_spec)
+        except BaseException:   # no node after all: leave no ZAP thread or context behind
+            self._auth.stop()
+            self.ctx.destroy(linger=0)
+            raise
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -106,7 +113,9 @@ class Transport:
                 return port
             except zmq.ZMQError as err:
                 last_err = err
-        raise OSError(f"no free port for this node in {low}-{high} ({last_err})")
+        raise PydistError(f"no free port for this node in {low}-{high} "
+                          f"({last_err.strerror if last_err else 'empty range'}); "
+                          f"give --port another port or range, or stop what uses it")
 
     # -- called from any thread -------------------------------------------
     def call_in_io_thread(self, fn, *args):
