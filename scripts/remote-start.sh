@@ -141,7 +141,7 @@ if command -v tmux >/dev/null 2>&1; then
   tmux kill-session -t "$local_session" 2>/dev/null || true
   first=1
   for host in "${HOSTS[@]}"; do
-    win="ssh ${SSH_USER_OPTS[*]+"${SSH_USER_OPTS[*]}"} -t $(q "$host") tmux attach -t $(q "$session"); echo '[left $host; the node keeps running there. Enter closes this window]'; read x"
+    win="ssh ${SSH_USER_OPTS[*]+"${SSH_USER_OPTS[*]}"} -t $(q "$host") tmux attach -t $(q "$session"); echo '[ssh to $host ended; Enter closes this window]'; read x"
     if [ "$first" = 1 ]; then
       tmux new-session -d -s "$local_session" -n "$(host_of "$host")" -x 160 -y 48 "$win"
       first=0
