@@ -61,7 +61,9 @@ for v in HOME PATH PYTHONPATH PYDIST_COOKIE PYDIST_EPMD_PORT KV_STORE_HOSTS KV_S
 done
 
 for i in $(seq 0 $((N - 1))); do
-    cmd="env$ENVS $PYDIST --sname node$i@localhost -S kv_store; echo; echo '[node$i exited: press Enter to close this window]'; read -r _"
+    # when the node exits, the window keeps a shell, ready to start it again (step 5)
+    node_cmd="$PYDIST --sname node$i@localhost -S kv_store"
+    cmd="${ENVS:+export$ENVS; }$node_cmd; echo; echo '[node$i exited; start it again with: $node_cmd]'; exec \"\${SHELL:-bash}\""
     if [ "$i" -eq 0 ]; then
         tm new-session -d -s "$SESSION" -n "node$i" -c "$APP_DIR" "$cmd"
     else
@@ -70,9 +72,14 @@ for i in $(seq 0 $((N - 1))); do
 done
 
 T="tmux${SOCKET:+ -L $SOCKET}"
+if [ -n "${TMUX:-}" ] && [ -z "$SOCKET" ]; then
+    ATTACH="$T switch-client -t $SESSION   (you are inside tmux already)"
+else
+    ATTACH="$T attach -t $SESSION"
+fi
 cat <<MSG
 Started $N kv_store nodes (node0..node$((N - 1))@localhost) in tmux session '$SESSION'.
-  attach:           $T attach -t $SESSION
+  attach:           $ATTACH
   switch windows:   Ctrl-b n / Ctrl-b p (next / previous), Ctrl-b 0..$((N - 1 > 9 ? 9 : N - 1)) (by number)
   leave them running: Ctrl-b d (detach)
   stop them all:    ./local-stop.sh${SOCKET:+ -L $SOCKET}

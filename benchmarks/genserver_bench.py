@@ -227,7 +227,10 @@ def report(rows, put_rate, rounds, n):
         ratios = [r["p50"] / raw["p50"] for r, raw in zip(rows[key], rows["raw"])]
         print(f"| {label} | {p50:.0f} µs | {p90:.0f} µs | {med(ratios):.2f}× "
               f"({min(ratios):.2f}–{max(ratios):.2f}) | {1e6 / p50:,.0f} |")
-    print(f"\nkv_store.put sustained: {med(put_rate):,.0f} writes/s "
+    layer = [g["p50"] / m["p50"] for g, m in zip(rows["remote"], rows["msg"])]
+    print(f"\nremote GenServer.call / pydist message round trip (same round): {med(layer):.2f}× "
+          f"({min(layer):.2f}–{max(layer):.2f}) — what the GenServer layer adds")
+    print(f"kv_store.put sustained: {med(put_rate):,.0f} writes/s "
           f"(raw ping-pong: {1e6 / raw50:,.0f} round trips/s)")
 
 

@@ -1,5 +1,6 @@
 """local-start.sh / local-stop.sh against a private tmux server (tmux -L NAME)."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,6 +47,8 @@ def test_local_start_runs_three_nodes_in_tmux(nodes):
     finally:
         stop = run(ROOT / "local-stop.sh", env=env)
         run("tmux", "-L", sock, "kill-server", env=env)
+        socket_file = Path(os.environ.get("TMUX_TMPDIR", "/tmp"), f"tmux-{os.getuid()}", sock)
+        socket_file.unlink(missing_ok=True)
     assert stop.returncode == 0, stop.stderr
     wait_for(lambda: not registered() & {"node0", "node1", "node2"}, what="the nodes to end")
 
