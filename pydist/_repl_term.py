@@ -75,6 +75,7 @@ class AboveWriter:
         self._pending: list[tuple[str, str]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduled = False
+        self.at_line_start = True  # so the prompt never starts after a half line
 
     def write(self, name: str, text: str) -> None:
         if not text:
@@ -143,6 +144,7 @@ class AboveWriter:
         try:
             stream.write(text)
             stream.flush()
+            self.at_line_start = text.endswith("\n")
         except (OSError, ValueError):
             pass
 
@@ -223,9 +225,13 @@ class PromptTerminal:
             self.writer.attach(asyncio.get_running_loop())
             app.create_background_task(self._watch_exits())
 
+        with self.writer._lock:
+            if not self.writer.at_line_start:
+                self.writer._raw("stdout", "\n")
         try:
             return clean_text(self.session.prompt(prompt, pre_run=pre_run))
         finally:
+            self.writer.at_line_start = True  # the accepted line ended with a newline
             self.writer.detach()
 
     async def _watch_exits(self):

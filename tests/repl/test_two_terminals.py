@@ -67,11 +67,21 @@ def test_lecture_demo_in_two_terminals(terms):  # noqa: F811
     bar.expect("raised an exception")
     bar.expect("ZeroDivisionError")
 
+    # Ctrl-C out of a slow rpc.call: back to the prompt, no late reply in the mailbox
+    foo.expect(f"pydist({foo_full})10>")
+    foo.line(f"rpc.call('{bar_full}', Process.sleep, 1.5, timeout=30)")
+    foo.settle(0.5)
+    foo.ctrl("c")
+    foo.expect("KeyboardInterrupt")
+    foo.expect(f"pydist({foo_full})10>")
+    foo.settle(1.5)
+    foo.line("flush(); Process.list() == [self()] or Process.list()")
+    foo.expect("\nTrue\n")
+    foo.expect(f"pydist({foo_full})11>")
+
     # bar watches foo; Ctrl-D on foo: bar's prompt process gets nodedown at once
     bar.line(f"Node.monitor('{foo_full}')")
     bar.expect("True")
-    foo.expect(f"pydist({foo_full})")
-    foo.settle(0.2)
     foo.ctrl("d")
     left = time.monotonic()
     assert foo.wait_exit() == 0
