@@ -20,6 +20,7 @@ import time
 
 from . import _genserver_loop as _server
 from ._errors import Exit
+from ._names import qualify
 from ._kernel import Process, drop_reply, make_ref, node, receive, send, spawn_on
 from ._kernel import self as self_pid
 from ._terms import Pid
@@ -38,8 +39,9 @@ def _resolve(server, desc):
     """``(target, node)``: a local name becomes its pid now (noproc if unknown)."""
     if type(server) is tuple and len(server) == 2 and isinstance(server[0], str) \
             and isinstance(server[1], str):
-        if server[1] != node():
-            return server, server[1]
+        on = qualify(server[1], node())   # a bare node name means that node on this host
+        if on != node():
+            return (server[0], on), on
         server = server[0]
     if isinstance(server, str):
         pid = Process.whereis(server)
@@ -316,8 +318,7 @@ class GenServer:
         """
         from ._node import Node
 
-        if nodes is None:
-            nodes = [node()] + Node.list()
+        nodes = [node()] + Node.list() if nodes is None else [qualify(n, node()) for n in nodes]
         me = self_pid()
         pending: dict = {}   # monitor ref (= reply tag) -> node, in the order of nodes
         waiting: dict = {}
@@ -365,8 +366,7 @@ class GenServer:
         """Cast ``request`` to ``name`` on each of ``nodes`` (None: all); ``"abcast"``."""
         from ._node import Node
 
-        if nodes is None:
-            nodes = [node()] + Node.list()
+        nodes = [node()] + Node.list() if nodes is None else [qualify(n, node()) for n in nodes]
         for n in nodes:
             send((name, n), ("$gen_cast", request))
         return "abcast"

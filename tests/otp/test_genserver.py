@@ -133,6 +133,7 @@ def test_remote_calls_and_node_failures(nodes):
     b.eval("GenServer.start(Stack, [1, 2], name='Stack')")
     a.eval(STACK)  # the class is only needed where it runs; a needs nothing but the name
     assert a.value(f"GenServer.call(('Stack', {b.full!r}), 'where')") == repr(b.full)
+    assert a.value(f"GenServer.call(('Stack', {b.name!r}), 'where')") == repr(b.full)  # bare: this host
     assert a.value(f"GenServer.call(('Stack', {b.full!r}), 'pop')") == "1"
     assert a.value(f"GenServer.cast(('Stack', {b.full!r}), 5)") == "'ok'"
     assert a.value(f"GenServer.call(('Stack', {b.full!r}), 'pop')") == "5"
