@@ -26,18 +26,25 @@ class ProcessExitSignal(BaseException):
 
 
 class Process:
-    """Runtime state of one local process (never leaves its node)."""
+    """Runtime state of one local process (never leaves its node).
+
+    Waking uses a plain lock as a binary semaphore rather than a
+    ``Condition``: a wake-up is then one C-level release/acquire, which
+    matters because it sits on every message's path.
+    """
 
     __slots__ = (
-        "pid", "mailbox", "cond", "waiting", "links", "monitored_by", "monitoring",
+        "pid", "mailbox", "cond", "_wake", "waiting", "links", "monitored_by", "monitoring",
         "trap_exit", "group_leader", "alive", "pending_exit", "thread_ident",
-        "handler", "registered_name", "dropped_refs", "iobuf", "exit_from", "__weakref__",
+        "handler", "registered_name", "dropped_refs", "iobuf", "exit_from", "async_ok", "__weakref__",
     )
 
     def __init__(self, pid: Pid, group_leader: Pid | None, handler=None):
         self.pid = pid
         self.mailbox: deque = deque()
-        self.cond = threading.Condition(threading.Lock())
+        self.cond = threading.Lock()       # guards mailbox, waiting, alive, pending_exit
+        self._wake = threading.Lock()      # held while nobody has woken us: a binary semaphore
+        self._wake.acquire()
         self.waiting = False
         self.links: set[Pid] = set()
         self.monitored_by: dict = {}   # ref -> watcher pid
@@ -52,6 +59,9 @@ class Process:
         self.dropped_refs: set = set()  # reply tags of calls that gave up waiting
         self.iobuf: dict = {}           # stream name -> text not yet sent to the group leader
         self.exit_from: Pid | None = None  # who sent pending_exit (the prompt prints it)
+        # True only while the process runs user code outside receive(): the one
+        # state in which an exit signal is raised asynchronously (see leave_user_code)
+        self.async_ok = False
 
     def deliver(self, msg) -> None:
         """Queue ``msg`` (any thread). Replies to abandoned calls are dropped."""
@@ -66,17 +76,29 @@ class Process:
                 return
             self.mailbox.append(msg)
             if self.waiting:
-                self.cond.notify()
+                self.waiting = False
+                self._wake.release()
 
     def receive(self, timeout: float | None, match=None):
         """The oldest message (for which ``match`` is true); see ``pydist.receive``."""
+        with self.cond:
+            user_code, self.async_ok = self.async_ok, False  # receive is a safe point
+        try:
+            return self._receive(timeout, match)
+        finally:
+            if user_code:
+                with self.cond:
+                    self.async_ok = self.pending_exit is None
+
+    def _receive(self, timeout, match):
         deadline = None if timeout is None else time.monotonic() + timeout
         scanned = 0
-        with self.cond:
-            while True:
+        lock, box = self.cond, self.mailbox
+        while True:
+            with lock:
                 if self.pending_exit is not None:
+                    _clear_async_exc()  # receive raises it itself: none may fire later
                     raise ProcessExitSignal()
-                box = self.mailbox
                 if match is None:
                     if box:
                         return box.popleft()
@@ -89,16 +111,22 @@ class Process:
                             return msg
                     scanned = n
                 if deadline is None:
-                    remaining = None
+                    remaining = -1
                 else:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise TimeoutError(f"receive: no matching message within {timeout} s")
                 self.waiting = True
-                try:
-                    self.cond.wait(remaining)
-                finally:
-                    self.waiting = False
+            woken = False
+            try:
+                woken = self._wake.acquire(True, remaining)
+            finally:
+                if not woken:  # timed out or interrupted (Ctrl-C): undo our wait
+                    with lock:
+                        if self.waiting:
+                            self.waiting = False
+                        else:
+                            self._wake.acquire(False)  # a wake-up raced the timeout: consume it
 
     def drain(self) -> list:
         with self.cond:
@@ -113,13 +141,34 @@ class Process:
                 return
             self.pending_exit = reason
             self.exit_from = from_
-            waiting = self.waiting
-            self.cond.notify()
-        ident = self.thread_ident
-        if not waiting and ident is not None and ident != threading.get_ident():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(ident), ctypes.py_object(ProcessExitSignal)
-            )
+            if self.waiting:
+                self.waiting = False
+                self._wake.release()
+            ident = self.thread_ident
+            if self.async_ok and ident is not None and ident != threading.get_ident():
+                # under the lock, so the target cannot leave user code meanwhile
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(ident), ctypes.py_object(ProcessExitSignal))
+
+    def enter_user_code(self) -> None:
+        with self.cond:
+            self.async_ok = True
+
+    def leave_user_code(self) -> None:
+        """From here on no exit signal is raised asynchronously in this thread.
+
+        An asynchronous exception still pending from before is cleared, so it
+        cannot fire later in pydist's own code or in the next process that
+        reuses this pooled thread.
+        """
+        with self.cond:
+            self.async_ok = False
+            if self.pending_exit is not None:
+                _clear_async_exc()
+
+
+def _clear_async_exc() -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), None)
 
 
 def current() -> Process | None:

@@ -113,6 +113,7 @@ class Runtime:
         reason = "normal"
         try:
             try:
+                p.enter_user_code()
                 if payload is not None:
                     fn, args = cloudpickle.loads(payload)
                 fn(*args)
@@ -127,10 +128,15 @@ class Runtime:
                 self.report_crash(p, err)
         except ProcessExitSignal:
             reason = p.pending_exit
-        finally:
-            p.thread_ident = None
-            self.process_exited(p, reason)
-            set_current(None)
+        while True:
+            try:
+                p.leave_user_code()
+                break
+            except ProcessExitSignal:  # a signal that landed on the way out
+                reason = p.pending_exit
+        p.thread_ident = None
+        self.process_exited(p, reason)
+        set_current(None)
 
     def report_crash(self, p: Process, err: BaseException) -> None:
         tb = "".join(traceback.format_exception(type(err), err, err.__traceback__.tb_next

@@ -98,6 +98,7 @@ class Transport:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._monitors: dict = {}
+        self._monitors_changed = False
         self._running = True
         self._thread = threading.Thread(target=self._loop, name="pydist-io", daemon=True)
         self._thread.start()
@@ -209,6 +210,7 @@ class Transport:
         d.reconnect_ivl = 100
         link.monitor = d.get_monitor_socket(_LINK_EVENTS)
         self._monitors[link.monitor] = link
+        self._monitors_changed = True
         d.connect(endpoint)
         link.dealer = d
         return link
@@ -217,6 +219,7 @@ class Transport:
         mon = link.monitor
         if mon is not None and mon in self._monitors:
             del self._monitors[mon]
+            self._monitors_changed = True
             try:
                 link.dealer.disable_monitor()
             except zmq.ZMQError:
@@ -229,19 +232,22 @@ class Transport:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
-        registered = set()
+        registered: set = set()
         router = self.router
         on_frame = self._on_frame
+        events_opt, pollin = zmq.EVENTS, zmq.POLLIN
         while self._running:
-            for mon in list(self._monitors.keys() - registered):
-                poller.register(mon, zmq.POLLIN)
-                registered.add(mon)
-            for mon in list(registered - self._monitors.keys()):
-                try:
-                    poller.unregister(mon)
-                except KeyError:
-                    pass
-                registered.discard(mon)
+            if self._monitors_changed:
+                self._monitors_changed = False
+                for mon in list(self._monitors.keys() - registered):
+                    poller.register(mon, zmq.POLLIN)
+                    registered.add(mon)
+                for mon in list(registered - self._monitors.keys()):
+                    try:
+                        poller.unregister(mon)
+                    except KeyError:
+                        pass
+                    registered.discard(mon)
             try:
                 ready = poller.poll(1000)
             except zmq.ZMQError:
@@ -250,11 +256,11 @@ class Transport:
                 raise
             for sock, _ in ready:
                 if sock is router:
+                    # drain what is there without paying for a zmq.Again per batch
                     for _ in range(1000):
-                        try:
-                            parts = router.recv_multipart(zmq.NOBLOCK, copy=True)
-                        except zmq.Again:
+                        if not router.getsockopt(events_opt) & pollin:
                             break
+                        parts = router.recv_multipart(copy=True)
                         if len(parts) != 2:
                             continue  # an authenticated peer sent a shape we never send
                         try:

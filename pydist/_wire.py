@@ -12,6 +12,10 @@ from __future__ import annotations
 import pickle
 
 import cloudpickle
+import cloudpickle.cloudpickle as _cp
+
+# modules registered with cloudpickle.register_pickle_by_value (c("file.py"), -S APP)
+_BY_VALUE = _cp._PICKLE_BY_VALUE_MODULES
 
 PROTOCOL_VERSION = 1
 
@@ -34,8 +38,24 @@ NAMES = {v: k for k, v in dict(globals()).items() if isinstance(v, int) and k.is
 
 
 def encode(kind: int, payload: tuple) -> bytes:
-    """Raises TypeError/PicklingError if something in ``payload`` cannot travel."""
-    return bytes((kind,)) + cloudpickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    """Raises TypeError/PicklingError if something in ``payload`` cannot travel.
+
+    Plain ``pickle`` is 4x faster than cloudpickle for the small tuples most
+    messages are, so it goes first. It would send functions and classes of
+    ``__main__`` (the prompt, a script) *by reference*, which the other node
+    cannot resolve, so any output naming ``__main__``, and everything while
+    modules are registered to travel by value, goes through cloudpickle.
+    """
+    head = bytes((kind,))
+    if not _BY_VALUE:
+        try:
+            body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            pass
+        else:
+            if b"__main__" not in body:
+                return head + body
+    return head + cloudpickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def decode(frame) -> tuple[int, tuple]:

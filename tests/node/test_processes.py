@@ -72,6 +72,7 @@ def test_remote_monitor_link_and_exit_signals(nodes):
     # a monitor of a registered name on the other node
     b.eval("Process.register(spawn(receive), 'worker')")
     a.eval(f"ref = Process.monitor(('worker', {b.full!r}))")
+    a.eval(f"Node.ping({b.full!r})")  # the monitor request travels before the ping: b has it now
     b.eval("send('worker', 'stop')")
     out = a.eval("print(receive(timeout=10))")
     assert f"'process', ('worker', '{b.full}'), 'normal')" in out
