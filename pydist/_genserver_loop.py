@@ -8,16 +8,19 @@ parent's exit while trapping exits, a bad return value, an exception) runs
 ``terminate(reason, state)`` and ends the process with that reason, which
 links and monitors (so callers and supervisors) then see.
 
-Reports: an exception escapes to the runtime, which prints the crash report
-with the traceback (here and on the group leader's terminal) — the note we
-add names the server, the callback, the last message and the state. Other
-abnormal stops (bad return value, ``("stop", reason, ...)``) are logged
-here, one report each, naming the callback and the value.
+Reports, logged on the server's node like Elixir's logger does (one
+``[error]`` report each): an exception in a callback (the traceback from
+the callback's frame, the last message, the state), a bad return value
+(naming the callback and the value), an abnormal ``("stop", reason, ...)``.
+The server then exits with the reason (``("exception", "ValueError:
+boom")``, ``("bad_return_value", v)``, ...), which callers and supervisors
+see.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import reprlib
 import traceback
 
@@ -113,6 +116,17 @@ def main(cls, arg, name, starter, tag, linked):
     srv.loop(inst, ret[1], ret[2] if len(ret) == 3 else None)
 
 
+_PKG = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_tb(err: BaseException):
+    """The traceback from the first frame that is not pydist's own (the callback)."""
+    tb = err.__traceback__
+    while tb is not None and os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == _PKG:
+        tb = tb.tb_next
+    return tb or err.__traceback__
+
+
 def describe(msg, cb) -> str:
     """The message a report names, as Elixir prints it (a call shows its caller)."""
     if cb == "init":
@@ -141,7 +155,7 @@ class _Server:
         if state is not None:
             text += f"\nState: {_repr.repr(state)}"
         if err is not None:
-            text += "\n" + "".join(traceback.format_exception(err)).rstrip()
+            text += "\n" + "".join(traceback.format_exception(type(err), err, _user_tb(err))).rstrip()
         log.error("%s", text)
 
     def loop(self, inst, state, extra) -> None:
@@ -171,10 +185,10 @@ class _Server:
             self.report(f"{self.cb} exited: {err}", msg, state, err)
             self._stop(inst, err.reason, state, self.cb, msg, log_it=False)
         except Exception as err:
-            self._run_terminate(inst, exception_reason(err), state)
-            err.add_note(f"GenServer {self.label} terminating in {self.cb}\n"
-                         f"{describe(msg, self.cb)}\nState: {_repr.repr(state)}")
-            raise
+            reason = exception_reason(err)
+            self.report(f"{self.cb} raised {reason[1]}", msg, state, err)
+            self._run_terminate(inst, reason, state)
+            raise Exit(reason) from None
 
     def _dispatch(self, inst, msg, state):
         if type(msg) is tuple:

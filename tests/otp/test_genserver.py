@@ -96,8 +96,10 @@ def test_local_exit_reasons_and_words(nodes):
     assert reason == ("(('exception', 'ZeroDivisionError: division by zero'), "
                       "('GenServer', 'call', ['Stack', 'div', 5.0]))")
     assert "the server crashed: ZeroDivisionError: division by zero" in msg
-    out = a.wait_output("terminating in handle_call")
-    assert "raised an exception" in out and "Last message (from #PID<" in out
+    out = a.wait_output("terminating: handle_call raised ZeroDivisionError: division by zero\n"
+                        "Last message (from #PID<")
+    report = out[out.index("handle_call raised ZeroDivisionError"):]
+    assert 'File "<test>", line' in report and "_genserver_loop" not in report  # from the callback on
     a.wait_output("terminate ('exception', 'ZeroDivisionError: division by zero')")
 
     a.eval("GenServer.start(Stack, [], name='Stack')")
