@@ -104,7 +104,6 @@ def run_repl(ns: dict, remsh: str | None = None) -> int:
         ev = RemoteEvaluator(target, color=color, width=_width())
     else:
         ev = Evaluator(ns, color=color, width=_width())
-        ev.prompt_node = RUNTIME.name
         ev.plain = not fancy
         if stdin_tty:
             _run_startup(ns)
@@ -140,11 +139,11 @@ def _run_startup(ns: dict) -> None:
 
 
 def _prompt_text(ev, continuation: bool = False) -> str:
-    node = getattr(ev, "prompt_node", RUNTIME.name)
+    node = getattr(ev, "prompt_node", None)  # a --remsh session shows the node it runs on
     lead = "..." if continuation else "pydist"
-    if RUNTIME.dist is None and not getattr(ev, "node", None):
+    if node is None and RUNTIME.dist is None:
         return f"{lead}({ev.counter})> "
-    return f"{lead}({node}){ev.counter}> "
+    return f"{lead}({node or RUNTIME.name}){ev.counter}> "
 
 
 def _run_entry(ev, proc, text: str) -> None:
@@ -228,7 +227,7 @@ def _line_loop(ev, proc, prompts: bool) -> int:
         pending.clear()
         _run_entry(ev, proc, src)
 
-    proc.thread_ident = None
+    ident, proc.thread_ident = proc.thread_ident, None
     lines = _read_lines(show_prompt)
     try:
         while True:
@@ -258,7 +257,7 @@ def _line_loop(ev, proc, prompts: bool) -> int:
             except ProcessExitSignal:
                 _say(take_exit_signal(proc) or "")
     finally:
-        proc.thread_ident = None
+        proc.thread_ident = ident
 
 
 def _done_in_script(src: str) -> bool:

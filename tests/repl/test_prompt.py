@@ -69,7 +69,7 @@ def test_one_session_at_the_prompt(terms):  # noqa: F811
     t.expect(f"pydist({full})8>")
 
     # a linked process crashes: iex's EXIT line, and the prompt goes on
-    t.line("spawn_link(lambda: 1 / 0)")
+    t.line("spawn_link(lambda: 1 / 0); receive(timeout=10)")
     t.expect("raised an exception")
     t.expect(r"\*\* \(EXIT from #PID<[^>]+>\) \('exception', 'ZeroDivisionError: division by zero'\)",
              literal=False)
@@ -77,15 +77,20 @@ def test_one_session_at_the_prompt(terms):  # noqa: F811
     t.line("Process.alive(self())")
     t.expect("True")
     t.expect(f"pydist({full})9>")
+    # ... also while the prompt waits for input: shown above it at once
+    t.line("spawn_link(lambda: (Process.sleep(0.3), 1 / 0))")
+    t.expect(f"pydist({full})10>")
+    t.expect("** (EXIT from #PID<")
+    t.expect(f"pydist({full})10>")
 
     # huge output is cut with a note; non-UTF-8 bytes do not kill the prompt
     t.line("list(range(100000))")
     t.expect("+99900")
-    t.expect(f"pydist({full})10>")
+    t.expect(f"pydist({full})11>")
     t.type("'a")
     t.raw_bytes(b"\xff\xfe")
     t.line("'")
-    t.expect(f"pydist({full})11>")
+    t.expect(f"pydist({full})12>")
     t.line("'still here'")
     t.expect("'still here'")
 

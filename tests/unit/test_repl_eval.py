@@ -123,8 +123,7 @@ def test_prompt_text():
     ev.counter = 7
     assert _prompt_text(ev) == "pydist(7)> "
     assert _prompt_text(ev, continuation=True) == "...(7)> "
-    ev.prompt_node = "foo@vm"
-    ev.node = "foo@vm"  # as a --remsh evaluator has
+    ev.prompt_node = "foo@vm"  # as a --remsh evaluator has
     assert _prompt_text(ev) == "pydist(foo@vm)7> "
     assert _prompt_text(ev, continuation=True) == "...(foo@vm)7> "
 
