@@ -174,6 +174,7 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
     _say(f"pydist {__version__} (Python {sys.version.split()[0]}) {where}"
          f"{' (remote shell)' if remote else ''} - h() for help, Ctrl-D or exit() to leave\n")
     proc.thread_ident = None
+    threading.Thread(target=_warm_up, name="pydist-warm-up", daemon=True).start()
     try:
         while True:
             try:
@@ -193,6 +194,15 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
     finally:
         term.close()
         proc.thread_ident = ident
+
+
+def _warm_up() -> None:
+    """Import rich while the person types, so the first value shows without a pause."""
+    try:
+        import rich.console  # noqa: F401
+        import rich.pretty  # noqa: F401
+    except Exception:
+        pass
 
 
 def _read_lines(show_prompt):

@@ -173,13 +173,7 @@ class PromptTerminal:
         self.writer = AboveWriter(TERMINAL.out, TERMINAL.err)
         self._old = TERMINAL.redirect(self.writer.out, self.writer.err)
         self.continuation = "... "
-        path = os.path.expanduser(HISTORY_FILE)
-        try:
-            history = _History(path)
-            history.load_history_strings  # noqa: B018 - fail here, not mid-prompt
-        except OSError:
-            from prompt_toolkit.history import InMemoryHistory
-            history = InMemoryHistory()
+        history = _History(os.path.expanduser(HISTORY_FILE))  # read lazily; a missing file is fine
         self.session = PromptSession(
             multiline=True, key_bindings=self._bindings(), lexer=PygmentsLexer(PythonLexer),
             completer=ThreadedCompleter(completer), complete_while_typing=False,
