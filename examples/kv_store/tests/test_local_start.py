@@ -20,6 +20,11 @@ def registered():
     return {name for name, _port in _nameserver.names()}
 
 
+def answers(node, src, expected) -> bool:
+    out, ok = node.try_eval(src)
+    return ok and out.strip().splitlines()[-1:] == [expected]
+
+
 def run(*cmd, env):
     return subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True,
                           timeout=TIMEOUT, cwd=ROOT)
@@ -38,10 +43,15 @@ def test_local_start_runs_three_nodes_in_tmux(nodes):
         probe = nodes.start("probe")
         for name in NAMES:
             wait_for(lambda: probe.value(f"Node.ping({name!r})") == "'pong'", what=f"{name} to answer")
+        for name in NAMES:   # the app is up (its MapServer answers) and the cluster complete
+            wait_for(lambda: answers(probe, f"GenServer.call(('MapServer', {name!r}), ('get', 't'))", "None"),
+                     what=f"{name}'s MapServer")
+        wait_for(lambda: answers(probe, "len(rpc.call('node0@localhost', Node.list))", "3"),
+                 what="node0 to see node1, node2 (and the probe)")
         # each window is the real prompt, with kv_store bound
         run("tmux", "-L", sock, "send-keys", "-t", "kv_store:node0", "kv_store.put('t', 42)", "Enter", env=env)
-        wait_for(lambda: probe.value("GenServer.call(('MapServer', 'node2@localhost'), ('get', 't'))")
-                 == "42", what="the write typed at node0's prompt to reach node2")
+        wait_for(lambda: answers(probe, "GenServer.call(('MapServer', 'node2@localhost'), ('get', 't'))", "42"),
+                 what="the write typed at node0's prompt to reach node2")
         again = run(ROOT / "local-start.sh", env=env)
         assert again.returncode == 1 and "is running already" in again.stderr
     finally:
