@@ -110,10 +110,19 @@ def load(app: str):
                                f"{err}{_where(err, parent)}") from None
 
 
+def _own_start(decl):
+    """The app's ``start()``, unless the name is pydist's (``from pydist import *``)."""
+    fn = getattr(decl, "start", None)
+    return fn if callable(fn) and not getattr(fn, "__module__", "").startswith("pydist") else None
+
+
+def _declares(mod) -> bool:
+    return hasattr(mod, "children") or hasattr(mod, "topologies") or _own_start(mod) is not None
+
+
 def _declarations(module):
     """The module that declares the application: APP itself or APP.application."""
-    names = ("children", "topologies", "start")
-    if any(hasattr(module, n) for n in names):
+    if _declares(module):
         return module
     if hasattr(module, "__path__"):
         try:
@@ -122,7 +131,7 @@ def _declarations(module):
             if err.name != module.__name__ + ".application":
                 raise
         else:
-            if any(hasattr(sub, n) for n in names):
+            if _declares(sub):
                 return sub
     raise ApplicationError(
         f"{module.__name__} declares no application: define children() (and optionally "
@@ -160,8 +169,8 @@ def _start(module):
         decl = _declarations(module)
         top = module.__name__.split(".")[0]
         cloudpickle.register_pickle_by_value(sys.modules[top])
-        if hasattr(decl, "start") and callable(decl.start):
-            ret = decl.start()
+        if _own_start(decl) is not None:
+            ret = _own_start(decl)()
         else:
             topologies = _value(decl, "topologies", None)
             children = list(_value(decl, "children", []) or [])

@@ -85,3 +85,19 @@ def test_broken_app_prints_one_clear_line_and_exits_1(tmp_path, app, files, word
     if app == "broken":
         assert "broken/__init__.py, line 1" in last
         assert "Traceback" not in r.stderr
+
+
+def test_app_with_its_own_start(tmp_path):
+    write(tmp_path, "custom.py", GOOD.replace("def children():\n    return [(Counter, 10)]\n", '''
+from pydist import Supervisor
+
+def start():
+    return Supervisor.start([(Counter, 41)], name="custom.Top")
+'''))
+    write(tmp_path, "starry.py", "from pydist import *   # pydist's start() is not the app's\n" + GOOD)
+    r = run_app(tmp_path, "starry")
+    assert r.returncode == 0 and "prompt reached" in r.stdout, r.stderr
+    r = subprocess.run(pydist_cmd("-S", "custom", "-e", "print(GenServer.call('Counter', 'n'), "
+                                  "Application.supervisor('custom') == Process.whereis('custom.Top'))"),
+                       cwd=tmp_path, env=base_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.stdout.split() == ["42", "True"], r.stderr
