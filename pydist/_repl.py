@@ -13,8 +13,8 @@ The prompt is a process (``self()``): it runs entries in the main thread, so
 Ctrl-C is a KeyboardInterrupt right where the entry is (a loop, a
 ``receive()``, a slow ``rpc.call``). Exit signals (a linked process that
 crashed) are printed iex-style and the prompt goes on. While the prompt
-waits for input, its ``thread_ident`` is cleared so an exit signal is never
-injected into prompt_toolkit: a watcher shows it instead.
+waits for input it is not "in user code" (``Process.enter_user_code``), so an
+exit signal is never raised inside prompt_toolkit: a watcher shows it instead.
 """
 
 from __future__ import annotations
@@ -149,11 +149,11 @@ def _prompt_text(ev, continuation: bool = False) -> str:
 def _run_entry(ev, proc, text: str) -> None:
     _say(take_exit_signal(proc))  # one that arrived just before this entry
     ev.width = _width()
-    proc.thread_ident = threading.get_ident()
+    proc.enter_user_code()  # from here an exit signal may interrupt the entry anywhere
     try:
         ev.run(text)
     finally:
-        proc.thread_ident = None
+        proc.leave_user_code()
 
 
 def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
@@ -166,14 +166,12 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
     def lookup(name):
         return ns[name] if name in ns else getattr(builtins, name)
 
-    ident = proc.thread_ident
     term = PromptTerminal(completer=PromptCompleter(names, lookup), proc=proc, on_idle_exit=_say)
     from . import __version__
 
     where = f"on {getattr(ev, 'prompt_node', RUNTIME.name)}" if RUNTIME.dist is not None else "not distributed"
     _say(f"pydist {__version__} (Python {sys.version.split()[0]}) {where}"
          f"{' (remote shell)' if remote else ''} - h() for help, Ctrl-D or exit() to leave\n")
-    proc.thread_ident = None
     threading.Thread(target=_warm_up, name="pydist-warm-up", daemon=True).start()
     try:
         while True:
@@ -193,7 +191,6 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
                 _say(take_exit_signal(proc) or "")
     finally:
         term.close()
-        proc.thread_ident = ident
 
 
 def _warm_up() -> None:
@@ -237,7 +234,6 @@ def _line_loop(ev, proc, prompts: bool) -> int:
         pending.clear()
         _run_entry(ev, proc, src)
 
-    ident, proc.thread_ident = proc.thread_ident, None
     lines = _read_lines(show_prompt)
     try:
         while True:
@@ -267,7 +263,7 @@ def _line_loop(ev, proc, prompts: bool) -> int:
             except ProcessExitSignal:
                 _say(take_exit_signal(proc) or "")
     finally:
-        proc.thread_ident = ident
+        lines.close()
 
 
 def _done_in_script(src: str) -> bool:

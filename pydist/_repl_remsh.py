@@ -57,6 +57,7 @@ def session_main(client, color: bool, width: int) -> None:
             if kind == "bye":
                 return
             src, ev.width = payload
+            me.enter_user_code()  # re-armed: an exit signal met in receive() disarmed it
             try:
                 ok = ev.run(src)
             except SystemExit as err:
