@@ -21,6 +21,7 @@ import time
 from . import _nameserver, _names, _wire
 from ._cookie import curve_keys
 from ._errors import NameServerUnreachable
+from ._process import begin_batch, end_batch
 from ._terms import Pid, Ref
 from ._transport import HANDSHAKE_FAILED, Transport
 
@@ -71,7 +72,8 @@ class Distribution:
         self._last_addr: dict[str, tuple[str, int]] = {}
         self._stale_sent: dict[str, float] = {}
         self.transport = Transport(name, curve_keys(cookie), ticktime, port_spec,
-                                   self._on_frame, self._on_link_event)
+                                   self._on_frame, self._on_link_event,
+                                   batch_hooks=(begin_batch, end_batch))
         self.port = self.transport.port
         try:
             _nameserver.ensure_running()

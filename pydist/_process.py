@@ -76,11 +76,19 @@ class Process:
                 return
             self.mailbox.append(msg)
             if self.waiting:
-                self.waiting = False
-                self._wake.release()
+                if _batch.thread == threading.get_ident():
+                    _batch.woken.append(self)  # woken once, at the end of the I/O batch
+                else:
+                    self.waiting = False
+                    self._wake.release()
 
     def receive(self, timeout: float | None, match=None):
         """The oldest message (for which ``match`` is true); see ``pydist.receive``."""
+        if match is None and self.mailbox and self.pending_exit is None:
+            try:  # only this process pops its mailbox, and deque ops are atomic
+                return self.mailbox.popleft()
+            except IndexError:
+                pass
         with self.cond:
             user_code, self.async_ok = self.async_ok, False  # receive is a safe point
         try:
@@ -169,6 +177,37 @@ class Process:
 
 def _clear_async_exc() -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), None)
+
+
+class _Batch:
+    """Wake-ups the I/O thread defers while it drains a burst of frames.
+
+    Waking a waiting process per message makes the I/O thread and that
+    process trade the GIL on every frame; waking each process once per
+    burst lets a burst land in its mailbox in one go (a single frame is a
+    burst of one, so latency does not change).
+    """
+
+    def __init__(self):
+        self.thread = None
+        self.woken: list = []
+
+    def begin(self) -> None:
+        self.thread = threading.get_ident()
+
+    def end(self) -> None:
+        self.thread = None
+        woken, self.woken = self.woken, []
+        for p in woken:
+            with p.cond:
+                if p.waiting:
+                    p.waiting = False
+                    p._wake.release()
+
+
+_batch = _Batch()
+begin_batch = _batch.begin
+end_batch = _batch.end
 
 
 def current() -> Process | None:

@@ -71,8 +71,11 @@ class Transport:
     ``on_link_event(link, event)`` on the I/O thread."""
 
     def __init__(self, own_name: str, keys: tuple[bytes, bytes], ticktime: float,
-                 port_spec: tuple[int, int] | None, on_frame, on_link_event):
+                 port_spec: tuple[int, int] | None, on_frame, on_link_event,
+                 batch_hooks=(lambda: None, lambda: None)):
         self.own_name = own_name
+        # called around each burst of incoming frames (the runtime defers wake-ups)
+        self.begin_batch, self.end_batch = batch_hooks
         self._pub, self._sec = keys
         self.ticktime = ticktime
         self._on_frame = on_frame
@@ -257,16 +260,20 @@ class Transport:
             for sock, _ in ready:
                 if sock is router:
                     # drain what is there without paying for a zmq.Again per batch
-                    for _ in range(1000):
-                        if not router.getsockopt(events_opt) & pollin:
-                            break
-                        parts = router.recv_multipart(copy=True)
-                        if len(parts) != 2:
-                            continue  # an authenticated peer sent a shape we never send
-                        try:
-                            on_frame(parts[0].decode("utf-8", "replace"), parts[1])
-                        except Exception:
-                            log.exception("pydist: dropped a message that could not be handled")
+                    self.begin_batch()
+                    try:
+                        for _ in range(1000):
+                            if not router.getsockopt(events_opt) & pollin:
+                                break
+                            parts = router.recv_multipart(copy=True)
+                            if len(parts) != 2:
+                                continue  # an authenticated peer sent a shape we never send
+                            try:
+                                on_frame(parts[0].decode("utf-8", "replace"), parts[1])
+                            except Exception:
+                                log.exception("pydist: dropped a message that could not be handled")
+                    finally:
+                        self.end_batch()
                 elif sock == self._wake_r:
                     try:
                         os.read(self._wake_r, 4096)
