@@ -71,6 +71,7 @@ class Distribution:
         self.all_watchers: list[Pid] = []
         self._last_addr: dict[str, tuple[str, int]] = {}
         self._stale_sent: dict[str, float] = {}
+        self._cookie_told: dict[str, float] = {}
         self.transport = Transport(name, curve_keys(cookie), ticktime, port_spec,
                                    self._on_frame, self._on_link_event,
                                    batch_hooks=(begin_batch, end_batch))
@@ -423,12 +424,16 @@ class Distribution:
             return
         if event & HANDSHAKE_FAILED:
             if peer.state == "pending":
-                log.warning("could not connect to %s: the cookies differ (this node's cookie is not "
-                            "%s's; use the same --cookie, $PYDIST_COOKIE or ~/.pydist.cookie on both)",
-                            link.node, link.node)
                 peer.error = "cookie"
                 self._forget(peer)
-                self._notify_mismatch(link.node)
+                # a cluster strategy retries every few seconds: say it once a minute, not each time
+                now = time.monotonic()
+                if now - self._cookie_told.get(link.node, -1e9) >= 60.0:
+                    self._cookie_told[link.node] = now
+                    log.warning("could not connect to %s: the cookies differ (this node's cookie is "
+                                "not %s's; use the same --cookie, $PYDIST_COOKIE or ~/.pydist.cookie "
+                                "on both)", link.node, link.node)
+                    self._notify_mismatch(link.node)
             else:
                 self.node_down(link.node, "handshake failed")
         elif event == zmq.EVENT_DISCONNECTED:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import sys
 import threading
+import time
 
 from ._process import current
 from ._runtime import RUNTIME
@@ -82,15 +83,18 @@ class ProcessStream(io.TextIOBase):
         if gl is None or gl == RUNTIME.user_io:
             TERMINAL.write(self.name, text)
             return len(text)
-        buf = p.iobuf.get(self.name, "") + text
-        cut = buf.rfind("\n") + 1
-        if cut:
-            _send_io(gl, self.name, buf[:cut])
-            buf = buf[cut:]
-        if len(buf) > _MAX_PENDING:
-            _send_io(gl, self.name, buf)
-            buf = ""
-        p.iobuf[self.name] = buf
+        with _io_lock:
+            buf = p.iobuf.get(self.name, "") + text
+            cut = buf.rfind("\n") + 1
+            if cut:
+                _send_io(gl, self.name, buf[:cut])
+                buf = buf[cut:]
+            if len(buf) > _MAX_PENDING:
+                _send_io(gl, self.name, buf)
+                buf = ""
+            p.iobuf[self.name] = buf
+            if buf:
+                _partial.hold(p)
         return len(text)
 
     def flush(self) -> None:
@@ -114,13 +118,53 @@ def _send_io(gl, stream: str, text: str) -> None:
 def flush_process(p) -> None:
     """Send what ``p`` printed without a newline yet (also at its exit)."""
     gl = p.group_leader
-    for stream, text in list(p.iobuf.items()):
-        if text:
-            p.iobuf[stream] = ""
-            if gl is None or gl == RUNTIME.user_io:
-                TERMINAL.write(stream, text)
-            else:
-                _send_io(gl, stream, text)
+    with _io_lock:
+        for stream, text in list(p.iobuf.items()):
+            if text:
+                p.iobuf[stream] = ""
+                if gl is None or gl == RUNTIME.user_io:
+                    TERMINAL.write(stream, text)
+                else:
+                    _send_io(gl, stream, text)
+
+
+class _PartialLines:
+    """Text printed without a newline reaches the group leader within
+    ``DELAY`` seconds anyway (``print("working...", end="")`` in a process
+    on another node must not wait for the process to end)."""
+
+    DELAY = 0.2
+
+    def __init__(self):
+        self._held: dict = {}   # process -> when its partial text started waiting
+        self._wake = threading.Event()
+        self._thread = None
+
+    def hold(self, p) -> None:  # called with _io_lock held
+        if p not in self._held:
+            self._held[p] = time.monotonic()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pydist-iofwd", daemon=True)
+                self._thread.start()
+            self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(self.DELAY)
+            now = time.monotonic()
+            with _io_lock:
+                due = [p for p, t in self._held.items() if now - t >= self.DELAY]
+                for p in due:
+                    del self._held[p]
+                if not self._held:
+                    self._wake.clear()
+            for p in due:
+                flush_process(p)
+
+
+_io_lock = threading.RLock()
+_partial = _PartialLines()
 
 
 def _io_server(msg) -> None:

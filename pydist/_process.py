@@ -56,7 +56,7 @@ class Process:
         self.thread_ident: int | None = None
         self.handler = handler         # set for io servers: called instead of queueing
         self.registered_name: str | None = None
-        self.dropped_refs: set = set()  # reply tags of calls that gave up waiting
+        self.dropped_refs = _RecentSet()  # reply tags of calls that gave up waiting
         self.iobuf: dict = {}           # stream name -> text not yet sent to the group leader
         self.exit_from: Pid | None = None  # who sent pending_exit (the prompt prints it)
         # True only while the process runs user code outside receive(): the one
@@ -177,6 +177,21 @@ class Process:
 
 def _clear_async_exc() -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), None)
+
+
+class _RecentSet(dict):
+    """A set that keeps only its newest ``LIMIT`` members (a reply that never
+    comes must not keep its tag forever)."""
+
+    LIMIT = 4096
+
+    def add(self, item) -> None:
+        self[item] = None
+        if len(self) > self.LIMIT:
+            del self[next(iter(self))]
+
+    def discard(self, item) -> None:
+        self.pop(item, None)
 
 
 class _Batch:

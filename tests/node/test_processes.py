@@ -23,6 +23,16 @@ def test_output_is_streamed_line_by_line(nodes):
     assert "first line" not in b.output
 
 
+def test_text_without_newline_is_not_held_back(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    a.eval("import time\n"
+           "def working():\n"
+           "    print('working...', end='')\n"
+           "    time.sleep(30)\n"
+           f"p = Node.spawn({b.full!r}, working)")
+    a.wait_output("working...", timeout=10)  # long before the process ends
+
+
 def test_remote_crash_is_reported_on_both_terminals(nodes):
     a, b = nodes.start("a"), nodes.start("b")
     a.eval(f"Node.spawn({b.full!r}, lambda: 1 / 0)")
