@@ -30,7 +30,10 @@ def test_text_without_newline_is_not_held_back(nodes):
            "    print('working...', end='')\n"
            "    time.sleep(30)\n"
            f"p = Node.spawn({b.full!r}, working)")
-    a.wait_output("working...", timeout=10)  # long before the process ends
+    # the harness reads lines: end a's current line now and then until the text shows up,
+    # which must happen long before the process ends (30 s)
+    wait_for(lambda: a.eval("print('|')") is not None and "working..." in a.output,
+             timeout=10, what="the partial line to arrive")
 
 
 def test_remote_crash_is_reported_on_both_terminals(nodes):
