@@ -3,8 +3,14 @@
 Terminal 1:  pydist --sname pong examples/ping_pong.py
 Terminal 2:  pydist --sname ping examples/ping_pong.py pong      (3 rounds by default)
 
-The first waits for pings under the registered name "pong"; the second
-connects, sends ("ping", self()) a few times and prints each answer.
+The first waits for pings under the registered name "pong" (Ctrl-C stops
+it); the second connects, sends ("ping", self(), n) a few times and prints
+each answer. Full form of the second:
+
+    pydist --sname ping examples/ping_pong.py PEER [ROUNDS [--stop]]
+
+PEER is the first node's name (``pong`` or ``pong@HOST``); ``--stop`` (after
+ROUNDS, e.g. ``pong 3 --stop``) also tells the first node to stop.
 """
 
 import sys
