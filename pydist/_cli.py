@@ -12,6 +12,7 @@ import logging
 import os
 import runpy
 import sys
+import threading
 import traceback
 
 from ._errors import PydistError, UsageError
@@ -78,7 +79,12 @@ class _TerminalHandler(logging.Handler):
         from ._iofwd import TERMINAL
 
         try:
-            TERMINAL.write("stderr", self.format(record) + "\n")
+            line = self.format(record) + "\n"
+            name = threading.current_thread().name
+            if name.startswith("pydist-") and name != "pydist-proc":
+                TERMINAL.post("stderr", line)  # the runtime's own threads never wait for a terminal
+            else:
+                TERMINAL.write("stderr", line)
         except Exception:
             pass
 
@@ -138,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"pydist: {err}\n")
         return 1
     finally:
+        from ._iofwd import TERMINAL
         from ._node import stop
 
+        TERMINAL.drain()  # output that arrived from other nodes is shown before we go
         stop()
 
 

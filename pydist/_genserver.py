@@ -23,7 +23,7 @@ from ._errors import Exit
 from ._names import qualify
 from ._kernel import Process, drop_reply, make_ref, node, receive, send, spawn_on
 from ._kernel import self as self_pid
-from ._terms import Pid
+from ._terms import Pid, Ref
 
 __all__ = ["GenServer"]
 
@@ -337,7 +337,7 @@ class GenServer:
         deadline = None if timeout is None else time.monotonic() + timeout
 
         def mine(m):
-            return type(m) is tuple and len(m) >= 3 and m[1] in waiting and (
+            return type(m) is tuple and len(m) >= 3 and type(m[1]) is Ref and m[1] in waiting and (
                 m[0] == "$gen_reply" or (m[0] == "DOWN" and len(m) == 5))
         try:
             while waiting:

@@ -26,10 +26,19 @@ _MAX_PENDING = 8192
 class Terminal:
     """This node's real output streams (swappable by the REPL)."""
 
+    MAX_QUEUED = 8 * 1024 * 1024
+
     def __init__(self):
         self.out = sys.stdout
         self.err = sys.stderr
         self.lock = threading.RLock()
+        self._qlock = threading.Lock()
+        self._queue: list = []
+        self._queued = 0
+        self._dropped = 0
+        self._ready = threading.Event()
+        self._idle = threading.Event()
+        self._writer = None
 
     def write(self, stream: str, text: str) -> None:
         target = self.err if stream == "stderr" else self.out
@@ -39,6 +48,52 @@ class Terminal:
                 target.flush()
             except (OSError, ValueError):
                 pass  # a closed terminal must not kill the process that printed
+
+    def post(self, stream: str, text: str) -> None:
+        """Write from a thread that must never block on the terminal.
+
+        The I/O thread (remote output, log lines) hands text to a writer
+        thread: a terminal that stops reading (a paused pane, a full pipe)
+        then stalls only the output, never messaging. Past ``MAX_QUEUED``
+        bytes, text is dropped and the drop is said.
+        """
+        with self._qlock:
+            if self._queued + len(text) > self.MAX_QUEUED:
+                self._dropped += len(text)
+                return
+            self._queued += len(text)
+            self._queue.append((stream, text))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_queued, name="pydist-terminal",
+                                                daemon=True)
+                self._writer.start()
+            self._ready.set()
+
+    def _write_queued(self) -> None:
+        while True:
+            self._ready.wait()
+            with self._qlock:
+                batch, self._queue = self._queue, []
+                dropped, self._dropped = self._dropped, 0
+                self._ready.clear()
+            for stream, text in batch:
+                self.write(stream, text)
+                with self._qlock:
+                    self._queued -= len(text)
+            if dropped:
+                self.write("stderr", f"[warning] {dropped} bytes of output were dropped: "
+                                     "the terminal was not reading\n")
+            if not batch:
+                self._idle.set()
+
+    def drain(self, timeout: float = 1.0) -> None:
+        """Wait (a little) until posted text is written: before the node exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._qlock:
+                if not self._queued:
+                    return
+            time.sleep(0.01)
 
     def redirect(self, out, err) -> tuple:
         old = (self.out, self.err)
@@ -168,8 +223,9 @@ _partial = _PartialLines()
 
 
 def _io_server(msg) -> None:
+    # runs on the I/O thread: hand the text over, never wait for the terminal
     if type(msg) is tuple and len(msg) == 3 and msg[0] == "$io" and isinstance(msg[2], str):
-        TERMINAL.write("stderr" if msg[1] == "stderr" else "stdout", msg[2])
+        TERMINAL.post("stderr" if msg[1] == "stderr" else "stdout", msg[2])
 
 
 def _report_crash(p, text: str) -> None:

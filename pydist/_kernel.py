@@ -72,8 +72,14 @@ def flush() -> None:
         print(repr(msg))
 
 
-def spawn_on(target_node, fn, args, *, link=False, monitor=False, what="spawn"):
-    """Start ``fn(*args)`` on ``target_node`` (None: here); returns (pid, ref)."""
+def spawn_on(target_node, fn, args, *, link=False, monitor=False, what="spawn",
+             timeout: float | None = None, quiet: bool = False):
+    """Start ``fn(*args)`` on ``target_node`` (None: here); returns (pid, ref).
+
+    A node that is down, unreachable, or does not answer within ``timeout``
+    (default: long enough for a slow node, short enough to never hang)
+    gives a dead pid (id 0) whose link/monitor fire with ``noconnection``.
+    """
     caller = RUNTIME.adopt()
     ref = RUNTIME.make_ref() if monitor else None
 
@@ -96,10 +102,12 @@ def spawn_on(target_node, fn, args, *, link=False, monitor=False, what="spawn"):
     pid = dist.request(
         target_node, _wire.SPAWN,
         lambda r: (r, caller.pid, caller.group_leader, payload, link, ref),
-        timeout=dist.connect_timeout + 2 * dist.ticktime + 5, on_reply=record)
+        timeout=dist.connect_timeout + 2 * dist.ticktime + 5 if timeout is None else timeout,
+        on_reply=record)
     if pid is None:
-        log.warning("%s: can not start %s on %s: the node is down or unreachable",
-                    what, getattr(fn, "__name__", fn), target_node)
+        if not quiet:
+            log.warning("%s: can not start %s on %s: the node is down or unreachable",
+                        what, getattr(fn, "__name__", fn), target_node)
         pid = Pid(target_node, 0, 0)
         if link:
             caller.links.add(pid)
@@ -181,7 +189,7 @@ class Process:
     def exit(pid: Pid, reason) -> bool:
         """Send an exit signal to ``pid`` (``"kill"`` cannot be trapped)."""
         me = RUNTIME.adopt()
-        if pid == me.pid and reason != "normal":
+        if pid == me.pid and reason != "normal" and (reason == "kill" or not me.trap_exit):
             raise Exit("killed" if reason == "kill" else reason)
         RUNTIME.exit_signal(pid, me.pid, reason, via_link=False)
         return True
@@ -201,7 +209,11 @@ class Process:
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        time.sleep(seconds)
+        """Sleep, but die at once on an exit signal (unlike ``time.sleep``)."""
+        try:
+            RUNTIME.adopt().receive(seconds, _never)
+        except TimeoutError:
+            pass
 
     @staticmethod
     def send_after(dest, msg, seconds: float):
@@ -210,6 +222,10 @@ class Process:
         t.daemon = True
         t.start()
         return t
+
+
+def _never(_msg) -> bool:
+    return False
 
 
 def _quiet_send(dest, msg):

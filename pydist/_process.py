@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 
-from ._terms import Pid
+from ._terms import Pid, Ref
 
 _local = threading.local()
 
@@ -36,7 +36,7 @@ class Process:
     __slots__ = (
         "pid", "mailbox", "cond", "_wake", "waiting", "links", "monitored_by", "monitoring",
         "trap_exit", "group_leader", "alive", "pending_exit", "thread_ident",
-        "handler", "registered_name", "dropped_refs", "iobuf", "exit_from", "async_ok", "__weakref__",
+        "handler", "registered_name", "dropped_refs", "iobuf", "exit_from", "async_ok", "spawned", "__weakref__",
     )
 
     def __init__(self, pid: Pid, group_leader: Pid | None, handler=None):
@@ -62,17 +62,20 @@ class Process:
         # True only while the process runs user code outside receive(): the one
         # state in which an exit signal is raised asynchronously (see leave_user_code)
         self.async_ok = False
+        self.spawned = False  # started by spawn (not a thread that called self())
 
     def deliver(self, msg) -> None:
         """Queue ``msg`` (any thread). Replies to abandoned calls are dropped."""
         if self.handler is not None:
             self.handler(msg)
             return
-        if self.dropped_refs and type(msg) is tuple and len(msg) > 1 and msg[1] in self.dropped_refs:
-            self.dropped_refs.discard(msg[1])
-            return
+        dropped = self.dropped_refs
         with self.cond:
             if not self.alive:
+                return
+            if dropped and type(msg) is tuple and len(msg) > 1 and type(msg[1]) is Ref \
+                    and msg[1] in dropped:
+                dropped.discard(msg[1])  # the late reply of a call that gave up
                 return
             self.mailbox.append(msg)
             if self.waiting:
@@ -145,10 +148,12 @@ class Process:
     def signal_exit(self, reason, from_: Pid | None = None) -> None:
         """Make this process exit with ``reason`` as soon as it can."""
         with self.cond:
-            if not self.alive or self.pending_exit is not None:
+            if not self.alive:
                 return
-            self.pending_exit = reason
-            self.exit_from = from_
+            if self.pending_exit is None or reason == "killed":
+                self.pending_exit = reason
+                self.exit_from = from_
+            # raised again for every signal: user code that swallowed one still dies
             if self.waiting:
                 self.waiting = False
                 self._wake.release()

@@ -8,12 +8,14 @@ raised here as itself, with the remote traceback attached as its cause.
 
 from __future__ import annotations
 
+import time
 import traceback
 
 import cloudpickle
 
 from ._errors import Exit, RemoteError
-from ._kernel import spawn_on
+from ._kernel import drop_reply, spawn_on
+from ._process import ProcessExitSignal
 from ._runtime import RUNTIME
 from . import _names
 
@@ -27,6 +29,8 @@ def _run_and_reply(fn, args, reply_to, tag):
         except Exception as err:
             outcome = (False, (None, "TypeError",
                                f"the result {type(value).__name__} cannot be sent back: {err}", ""))
+    except ProcessExitSignal:
+        raise  # killed (the caller gave up): exit with that reason, send nothing
     except BaseException as err:
         tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
         try:
@@ -49,17 +53,28 @@ def call(node: str, fn, *args, timeout: float = 5.0):
     me = RUNTIME.adopt()
     tag = RUNTIME.make_ref()
     call_desc = ("rpc", "call", [node, getattr(fn, "__name__", repr(fn))])
-    pid, mref = spawn_on(node, _run_and_reply, (fn, args, me.pid, tag), monitor=True, what="rpc.call")
+    deadline = time.monotonic() + timeout
+    pid, mref = spawn_on(node, _run_and_reply, (fn, args, me.pid, tag), monitor=True,
+                         what="rpc.call", timeout=timeout, quiet=True)
+    if pid.id == 0:  # the spawn itself did not happen in time: no node, or no answer
+        RUNTIME.demonitor(me, mref, flush=True)
+        drop_reply(tag)
+        if RUNTIME.dist is not None and node in RUNTIME.dist.up_nodes():
+            raise Exit(("timeout", call_desc), f"rpc.call to {node} timed out after {timeout} s "
+                       "(the node did not even start the function; is it overloaded or hung?)")
+        raise Exit((("nodedown", node), call_desc),
+                   f"rpc.call: no connection to {node} (the node is down or unreachable; "
+                   f"check it with Node.ping({node!r}))")
 
     def mine(m):
         return type(m) is tuple and ((len(m) == 3 and m[0] == "$rpc" and m[1] == tag)
                                      or (len(m) == 5 and m[0] == "DOWN" and m[1] == mref))
 
     try:
-        msg = me.receive(timeout, mine)
+        msg = me.receive(max(0.0, deadline - time.monotonic()), mine)
     except BaseException as err:  # a timeout, or Ctrl-C at the prompt: leave no late reply behind
         RUNTIME.demonitor(me, mref, flush=True)
-        me.dropped_refs.add(tag)
+        drop_reply(tag)
         RUNTIME.exit_signal(pid, me.pid, "kill", via_link=False)
         if not isinstance(err, TimeoutError):
             raise

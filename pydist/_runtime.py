@@ -95,6 +95,7 @@ class Runtime:
               monitor: tuple | None = None, payload: bytes | None = None,
               before_start=None) -> Pid:
         p = Process(self.new_pid(), group_leader or self.user_io)
+        p.spawned = True
         if link is not None:
             p.links.add(link)
         if monitor is not None:
@@ -117,6 +118,8 @@ class Runtime:
                 if payload is not None:
                     fn, args = cloudpickle.loads(payload)
                 fn(*args)
+                if p.pending_exit is not None:  # the signal was caught and ignored
+                    reason = p.pending_exit
             except ProcessExitSignal:
                 reason = p.pending_exit
             except Exit as err:
@@ -154,6 +157,8 @@ class Runtime:
         if flush is not None:
             flush(p)
         with p.cond:
+            if not p.alive:
+                return  # already done (a "kill" does this at once, from the killer's side)
             p.alive = False
             p.mailbox.clear()
         with self.lock:
@@ -265,6 +270,10 @@ class Runtime:
             p.links.discard(from_)
         if reason == "kill" and not via_link:
             p.signal_exit("killed", from_)
+            if p.spawned:
+                # Erlang's kill is immediate: links, monitors and the name go now, even
+                # if the thread is stuck in C code (time.sleep) and dies only later
+                self.process_exited(p, "killed")
         elif p.trap_exit:
             p.deliver(("EXIT", from_, reason))
         elif reason == "normal":
