@@ -3,7 +3,7 @@
 # (or N nodes: ./local-start.sh N), each `pydist --sname nodeI@localhost -S kv_store`
 # run from examples/kv_store, in one tmux session with one window per node.
 #
-#   ./local-start.sh [-L SOCKET] [N]     then: tmux attach -t kv_store
+#   ./local-start.sh [-L SOCKET] [N]     then: tmux [-L SOCKET] attach -t kv_store
 #   ./local-stop.sh  [-L SOCKET]         ends them
 #
 # -L SOCKET (or $TMUX_SOCKET) uses a private tmux server; $KV_SESSION names the
@@ -11,6 +11,14 @@
 # Epmd strategy); for N other than 3, KV_STORE_HOSTS is set to node0..node(N-1).
 set -eu
 
+# --help: the comment block above (up to the first line that is not a comment),
+# with the socket and session filled in when given (-L before --help, $TMUX_SOCKET, $KV_SESSION).
+help() {
+    local sock="[-L SOCKET]"
+    [ -n "$SOCKET" ] && sock="-L $SOCKET"
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" |
+        sed -e "s|tmux \[-L SOCKET\] attach -t kv_store|tmux $sock attach -t ${KV_SESSION:-kv_store}|"
+}
 usage() { echo "usage: ${0##*/} [-L SOCKET] [N]   (N nodes, default 3)" >&2; exit 2; }
 
 SOCKET="${TMUX_SOCKET:-}"
@@ -18,7 +26,7 @@ N=3
 while [ $# -gt 0 ]; do
     case "$1" in
         -L) [ $# -ge 2 ] || usage; SOCKET="$2"; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) help; exit 0 ;;
         *[!0-9]*|'') usage ;;
         *) N="$1"; shift ;;
     esac

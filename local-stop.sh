@@ -7,6 +7,7 @@ SOCKET="${TMUX_SOCKET:-}"
 while [ $# -gt 0 ]; do
     case "$1" in
         -L) [ $# -ge 2 ] || { echo "usage: ${0##*/} [-L SOCKET]" >&2; exit 2; }; SOCKET="$2"; shift 2 ;;
+        -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "usage: ${0##*/} [-L SOCKET]" >&2; exit 2 ;;
     esac
 done

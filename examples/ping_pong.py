@@ -7,15 +7,19 @@ The first waits for pings under the registered name "pong" (Ctrl-C stops
 it); the second connects, sends ("ping", self(), n) a few times and prints
 each answer. Full form of the second:
 
-    pydist --sname ping examples/ping_pong.py PEER [ROUNDS [--stop]]
+    pydist --sname ping examples/ping_pong.py PEER [ROUNDS] [--stop]
 
-PEER is the first node's name (``pong`` or ``pong@HOST``); ``--stop`` (after
-ROUNDS, e.g. ``pong 3 --stop``) also tells the first node to stop.
+PEER is the first node's name (``pong`` or ``pong@HOST``); ``--stop`` (e.g.
+``pong 3 --stop`` or ``pong --stop``) also tells the first node to stop.
 """
 
 import sys
 
-ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]  # PEER [ROUNDS]; flags anywhere
+if len(ARGS) > 2 or (len(ARGS) == 2 and not ARGS[1].isdigit()):
+    sys.exit(f"usage: pydist --sname ping examples/ping_pong.py PEER [ROUNDS] [--stop] "
+             f"(ROUNDS is a number; got {' '.join(sys.argv[1:])!r})")
+ROUNDS = int(ARGS[1]) if len(ARGS) > 1 else 3
 
 
 def serve():
@@ -42,7 +46,7 @@ def play(peer):
         send(("pong", peer), "stop")
 
 
-if len(sys.argv) > 1:
-    play(sys.argv[1])
+if ARGS:
+    play(ARGS[0])
 else:
     serve()

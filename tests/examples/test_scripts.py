@@ -20,7 +20,13 @@ def test_ping_pong():
                               env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert "is waiting for pings" in server.stdout.readline()
-        r = run("--sname", unique("ping"), "examples/ping_pong.py", server_name, "3", "--stop")
+        r = run("--sname", unique("ping"), "examples/ping_pong.py", server_name, "2")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.strip().splitlines()
+        assert len(lines) == 2 and all(l.startswith("('pong', '%s@" % server_name) for l in lines)
+        assert server.poll() is None  # no --stop: still serving
+        # --stop without ROUNDS: the default 3 rounds, then the server stops
+        r = run("--sname", unique("ping"), "examples/ping_pong.py", server_name, "--stop")
         assert r.returncode == 0, r.stderr
         lines = r.stdout.strip().splitlines()
         assert len(lines) == 3 and all(l.startswith("('pong', '%s@" % server_name) for l in lines)

@@ -29,16 +29,20 @@ class MapServer(GenServer):
         if len(args) == 2:
             k, v = args
             return GenServer.call(NAME, ("put", k, v))
-        node, k, v = args
-        return GenServer.call((NAME, node), ("put", k, v))
+        if len(args) == 3:
+            node, k, v = args
+            return GenServer.call((NAME, node), ("put", k, v))
+        raise TypeError(_arity("put(k, v) or put(node, k, v)", args))
 
     @staticmethod
     def get(*args):
         """``get(k)`` here, or ``get(node, k)`` on ``node``; the value or None."""
         if len(args) == 1:
             return GenServer.call(NAME, ("get", args[0]))
-        node, k = args
-        return GenServer.call((NAME, node), ("get", k))
+        if len(args) == 2:
+            node, k = args
+            return GenServer.call((NAME, node), ("get", k))
+        raise TypeError(_arity("get(k) or get(node, k)", args))
 
     # -- the callbacks (run in the server's process) ---------------------------
     def init(self, _arg):
@@ -55,3 +59,9 @@ class MapServer(GenServer):
         if op == "get":
             return ("reply", state.get(k), state)
         return ("reply", ("error", ("unknown request", request)), state)
+
+
+def _arity(forms: str, args: tuple) -> str:
+    """The TypeError text for a wrong number of arguments (the forms, and what came)."""
+    got = ", ".join(repr(a) for a in args)
+    return f"MapServer.{forms}; got {len(args)} argument{'s' if len(args) != 1 else ''}: ({got})"

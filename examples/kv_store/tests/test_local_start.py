@@ -70,3 +70,18 @@ def test_local_start_without_tmux_says_how_to_install_it(tmp_path):
     assert r.stderr.strip().splitlines() == [
         "local-start.sh: tmux is not installed; install it (sudo apt install tmux, or brew install tmux) "
         "and run me again"]
+
+
+def test_local_start_help_is_the_header_with_the_socket_filled_in(tmp_path):
+    def helptext(*args, **env):
+        r = subprocess.run([str(ROOT / "local-start.sh"), *args], capture_output=True, text=True,
+                           timeout=TIMEOUT, env=base_env(**{"TMUX_SOCKET": None, "KV_SESSION": None, **env}))
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    plain = helptext("--help")
+    assert "set -eu" not in plain and "#" not in plain
+    assert plain.rstrip().endswith("KV_STORE_HOSTS is set to node0..node(N-1).")
+    assert "then: tmux [-L SOCKET] attach -t kv_store" in plain
+    assert "then: tmux -L mine attach -t kv_store" in helptext("-L", "mine", "--help")
+    assert "then: tmux -L env attach -t kv2" in helptext("-h", TMUX_SOCKET="env", KV_SESSION="kv2")
