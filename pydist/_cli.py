@@ -100,12 +100,27 @@ def setup_logging() -> None:
         log.propagate = False
 
 
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_frames(te: traceback.TracebackException, seen=None) -> None:
+    """Keep the user's frames: not pydist's own, not runpy's (in the whole chain)."""
+    seen = set() if seen is None else seen
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    frames = [f for f in te.stack
+              if not f.filename.startswith(_PKG_DIR) and not f.filename.startswith("<frozen runpy")]
+    te.stack = traceback.StackSummary.from_list(frames)
+    for nxt in (te.__cause__, te.__context__):
+        if nxt is not None:
+            _user_frames(nxt, seen)
+
+
 def _print_exception(err: BaseException) -> None:
-    tb = err.__traceback__
-    # drop pydist's own frames: the user's code starts below exec/run_path
-    while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("pydist"):
-        tb = tb.tb_next
-    sys.stderr.write("".join(traceback.format_exception(type(err), err, tb)))
+    te = traceback.TracebackException(type(err), err, err.__traceback__)
+    _user_frames(te)
+    sys.stderr.write("".join(te.format()))
 
 
 def _run_code(fn) -> int:

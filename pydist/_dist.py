@@ -20,7 +20,7 @@ import time
 
 from . import _nameserver, _names, _wire
 from ._cookie import curve_keys
-from ._errors import NameServerUnreachable
+from ._errors import NameInUse, NameServerUnreachable
 from ._process import begin_batch, end_batch
 from ._terms import Pid, Ref
 from ._transport import HANDSHAKE_FAILED, Transport
@@ -80,6 +80,11 @@ class Distribution:
             _nameserver.ensure_running()
             self.registration = _nameserver.register(
                 _nameserver.split_name(name), self.port, on_notice=self._on_notice)
+        except NameInUse:
+            self.transport.close()
+            raise NameInUse(f"the name {name} is already in use on this host (another node is "
+                            f"running as {name}; `pydist epmd --names` lists them); "
+                            "pick another --sname/--name") from None
         except BaseException:
             self.transport.close()
             raise
@@ -127,7 +132,7 @@ class Distribution:
             return False
         self.transport.call_in_io_thread(self._ensure_link, peer, ip, port)
         hello = _wire.encode(_wire.HELLO, (self.name, self.rt.creation, self.port, self.longnames,
-                                          self.up_nodes(), _wire.PROTOCOL_VERSION))
+                                          self.up_nodes(), _wire.PROTOCOL_VERSION, node))
         if peer.link is not None:
             self.transport.send(peer.link, hello)
         peer.ready.wait(timeout)
@@ -244,6 +249,14 @@ class Distribution:
                 self.rt.send(pid, ("nodedown", node))
         return True
 
+    def forget_watcher(self, pid: Pid) -> None:
+        """A process exited: its Node.monitor / monitor_nodes subscriptions go too."""
+        if not (self.all_watchers or self.node_watchers):
+            return
+        with self.lock:
+            self.all_watchers = [p for p in self.all_watchers if p != pid]
+            self.node_watchers = [(n, p) for n, p in self.node_watchers if p != pid]
+
     def monitor_nodes(self, pid: Pid, flag: bool) -> None:
         with self.lock:
             if flag:
@@ -314,7 +327,13 @@ class Distribution:
             return
         peer = self.peers.get(sender)
         if peer is None or peer.state != "up":
-            if kind == _wire.BYE and peer is not None:
+            if kind == _wire.BYE and peer is None and len(payload) == 3 and payload[0] == "wrong name":
+                peer = self.peers.get(payload[2])  # we dialled it by another name
+                if peer is not None and peer.state == "pending":
+                    log.warning("could not connect to %s: the node there is called %s "
+                                "(use that name, e.g. Node.ping(%r))", payload[2], sender, sender)
+                    self._forget(peer)
+            elif kind == _wire.BYE and peer is not None:
                 peer.error = payload[0]
                 self._forget(peer)
             elif kind != _wire.BYE:
@@ -353,10 +372,10 @@ class Distribution:
             self.node_down(sender, payload[0])
 
     def _on_hello(self, sender: str, payload) -> None:
-        name, creation, port, longnames, others, version = payload
-        if name != sender or version != _wire.PROTOCOL_VERSION:
+        if len(payload) != 7 or payload[5] != _wire.PROTOCOL_VERSION or payload[0] != sender:
             log.warning("ignored a connection from %s: it speaks another pydist protocol", sender)
             return
+        name, creation, port, longnames, others, version, target = payload
         _, host = _names.split(name)
         try:
             ip = _names.resolve(host)
@@ -366,6 +385,11 @@ class Distribution:
                         name, host, err.strerror or err)
             return
         self._last_addr[name] = (ip, port)
+        if target != self.name:
+            # dialled as another name that reaches us (foo@localhost for foo@vm): no half
+            # connection; tell the caller our real name so it can say so at once
+            self._send_once(name, _wire.encode(_wire.BYE, ("wrong name", self.name, target)))
+            return
         if longnames != self.longnames:
             mine = "long (--name)" if self.longnames else "short (--sname)"
             log.warning("refused a connection from %s: this node uses %s names; "
@@ -449,7 +473,13 @@ class Distribution:
                          daemon=True).start()
 
     def _on_notice(self, text: str) -> None:
+        # anyone can send a notice through the name server: believe only a well-formed
+        # node name, so no forged text (or terminal escape) reaches the screen
         kind, _, who = text.partition(" ")
-        if kind == "cookie-mismatch" and who:
+        try:
+            _names.split(who)
+        except ValueError:
+            return
+        if kind == "cookie-mismatch":
             log.warning("connection attempt from node %s rejected: its cookie differs from this "
                         "node's (use the same --cookie, $PYDIST_COOKIE or ~/.pydist.cookie on both)", who[:300])

@@ -50,7 +50,11 @@ def start(name: str, *, longnames: bool = False, cookie: str | None = None,
 
 
 def stop() -> None:
-    """Leave the cluster (peers see nodedown at once) and become ``nonode@nohost``."""
+    """Leave the cluster: every peer sees this node go at once.
+
+    The node keeps its name (pids already handed out stay valid here), but
+    it is no longer distributed: ``Node.alive()`` is False afterwards.
+    """
     dist = RUNTIME.dist
     if dist is None:
         return
@@ -92,6 +96,8 @@ class Node:
         name = _qualify(name, "Node.ping")
         dist = RUNTIME.dist
         if dist is None:
+            log.warning("Node.ping: this node is not distributed (it is nonode@nohost), so it cannot "
+                        "reach %s; start it with pydist --sname NAME", name)
             return "pang"
         return dist.ping(name)
 

@@ -7,7 +7,9 @@ Three ways in, one loop shape (read an entry, let an evaluator run it):
 - a dumb terminal (``TERM=dumb``): plain lines, prompts still printed;
 - a pipe (``echo 'print(node())' | pydist --sname x``): lines without prompt
   decorations, for scripts and CI; blocks need no blank line before the next
-  top-level statement; exit code 0 at end of input.
+  top-level statement. An entry that raises prints its traceback and the
+  next one runs, but the exit code at end of input is then 1 (else 0), so a
+  CI job notices; ``exit(n)`` ends at once with ``n``.
 
 The prompt is a process (``self()``): it runs entries in the main thread, so
 Ctrl-C is a KeyboardInterrupt right where the entry is (a loop, a
@@ -146,12 +148,14 @@ def _prompt_text(ev, continuation: bool = False) -> str:
     return f"{lead}({node or RUNTIME.name}){ev.counter}> "
 
 
-def _run_entry(ev, proc, text: str) -> None:
-    _say(take_exit_signal(proc))  # one that arrived just before this entry
+def _run_entry(ev, proc, text: str) -> bool:
+    """Run one entry; False if it raised (or an exit signal was shown before it)."""
+    early = take_exit_signal(proc)  # one that arrived just before this entry
+    _say(early)
     ev.width = _width()
     proc.enter_user_code()  # from here an exit signal may interrupt the entry anywhere
     try:
-        ev.run(text)
+        return ev.run(text) and not early
     finally:
         proc.leave_user_code()
 
@@ -221,8 +225,12 @@ def _starts_statement(line: str) -> bool:
 
 
 def _line_loop(ev, proc, prompts: bool) -> int:
-    """Lines from stdin: a dumb terminal (with prompts) or a pipe (without)."""
+    """Lines from stdin: a dumb terminal (with prompts) or a pipe (without).
+
+    In a pipe the exit code at end of input is 1 if any entry raised.
+    """
     pending: list[str] = []
+    failed = False
     ev.interrupt_raises = not prompts
 
     def show_prompt():
@@ -230,9 +238,11 @@ def _line_loop(ev, proc, prompts: bool) -> int:
             TERMINAL.write("stdout", _prompt_text(ev, continuation=bool(pending)))
 
     def flush_pending():
+        nonlocal failed
         src = "\n".join(pending)
         pending.clear()
-        _run_entry(ev, proc, src)
+        if not _run_entry(ev, proc, src):
+            failed = True
 
     lines = _read_lines(show_prompt)
     try:
@@ -242,7 +252,7 @@ def _line_loop(ev, proc, prompts: bool) -> int:
                 if line is None:
                     if pending:
                         flush_pending()
-                    return 0
+                    return 1 if failed and not prompts else 0
                 if not prompts and pending and _starts_statement(line) \
                         and is_complete("\n".join(pending) + "\n"):
                     flush_pending()  # a script's next statement closes the open block
@@ -262,6 +272,7 @@ def _line_loop(ev, proc, prompts: bool) -> int:
                 _say("\n")
             except ProcessExitSignal:
                 _say(take_exit_signal(proc) or "")
+                failed = True
     finally:
         lines.close()
 

@@ -192,7 +192,7 @@ class Evaluator:
     def __init__(self, ns: dict, *, color: bool = False, width: int = 80):
         self.ns = ns
         self.counter = 1
-        self.serial = 0
+        self.attempts, self.attempts_at = 0, 1  # entries tried at this counter (errors do not advance it)
         self.results: dict[int, object] = {}
         self.color = color
         self.width = width
@@ -222,8 +222,7 @@ class Evaluator:
         """
         if not src.strip():
             return False
-        self.serial += 1
-        fname = f"<pydist:{self.serial}>"
+        fname = self._filename()
         linecache.cache[fname] = (len(src), None, src.splitlines(True) or ["\n"], fname)
         try:
             value = self._execute(src, fname)
@@ -251,6 +250,18 @@ class Evaluator:
         self.results.pop(self.counter - KEEP_RESULTS, None)
         self.counter += 1
         return True
+
+    def _filename(self) -> str:
+        """The entry's name in tracebacks: the number its prompt showed.
+
+        Failed entries do not advance the counter, so a retry at the same
+        prompt gets ``<pydist:8#2>``: every entry keeps its own linecache
+        lines (a function it defined still shows its source later).
+        """
+        self.attempts = self.attempts + 1 if self.attempts_at == self.counter else 1
+        self.attempts_at = self.counter
+        n = self.counter
+        return f"<pydist:{n}>" if self.attempts == 1 else f"<pydist:{n}#{self.attempts}>"
 
     def _execute(self, src: str, fname: str):
         tree = ast.parse(src, fname, "exec")

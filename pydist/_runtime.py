@@ -169,6 +169,8 @@ class Runtime:
             self.exit_signal(other, p.pid, reason, via_link=True)
         for ref, (watcher, as_target) in list(p.monitored_by.items()):
             self.send_down(watcher, ref, as_target, reason)
+        if self.dist is not None:
+            self.dist.forget_watcher(p.pid)
         for ref, target in list(p.monitoring.items()):
             node = _target_node(target, self.name)
             if node != self.name and self.dist is not None:
@@ -310,11 +312,12 @@ class Runtime:
             self.dist.send_signal(target.node, "UNLINK", (p.pid, target))
 
     def remote_link(self, from_: Pid, to: Pid) -> None:
-        t = self.local_proc(to)
-        if t is None or not t.alive:
-            self.exit_signal(from_, to, "noproc", via_link=True)
-            return
-        t.links.add(from_)
+        with self.lock:  # the same lock as the table in process_exited: no lost link
+            t = self.local_proc(to)
+            if t is not None and t.alive:
+                t.links.add(from_)
+                return
+        self.exit_signal(from_, to, "noproc", via_link=True)
 
     # -- monitors ---------------------------------------------------------------
     def monitor(self, p: Process, target) -> Ref:
@@ -387,7 +390,7 @@ class Runtime:
         with self.lock:
             procs = list(self.procs.values())
         for p in procs:
-            for other in [l for l in p.links if l.node == node]:
+            for other in [l for l in list(p.links) if l.node == node]:
                 self.exit_signal(p.pid, other, "noconnection", via_link=True)
             for ref, target in list(p.monitoring.items()):
                 if _target_node(target, self.name) == node:

@@ -171,7 +171,11 @@ class Transport:
                     link.dealer.send(frame, zmq.NOBLOCK, copy=len(frame) < 4096)
                     return True
                 except zmq.Again:
-                    pass  # high-water mark: wait for the peer to drain, outside the lock
+                    # high-water mark: a process waits for the peer to drain (outside the
+                    # lock); the I/O thread must never wait, or nodedown could not be seen
+                    if threading.current_thread().name == "pydist-io":
+                        log.warning("pydist: dropped a frame to %s: its queue is full", link.node)
+                        return False
                 except zmq.ZMQError:
                     return False
             time.sleep(0.001)

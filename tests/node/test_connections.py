@@ -108,3 +108,25 @@ def test_restarted_node_rejoins_under_the_same_name(nodes):
     assert b2.value(f"Node.ping({a.full!r})") == "'pong'"
     assert a.value("Node.list()") == repr([b.full])
     assert a.value(f"rpc.call({b.full!r}, node)") == repr(b.full)
+
+
+def test_dialling_a_node_by_another_name_is_refused_cleanly(nodes):
+    foo, pp = nodes.start("foo"), nodes.start("pp")
+    alias = foo.name + "@localhost"  # reaches foo's host, but foo is foo@vm
+    t0 = time.monotonic()
+    assert pp.value(f"Node.ping({alias!r})") == "'pang'"
+    assert time.monotonic() - t0 < 5
+    pp.wait_output(f"could not connect to {alias}: the node there is called {foo.full}")
+    assert foo.value("Node.list()") == "[]"  # no half-open connection on the other side
+    assert pp.value(f"Node.ping({foo.full!r})") == "'pong'"
+
+
+def test_a_forged_notice_never_reaches_the_terminal(nodes):
+    import socket
+    a = nodes.start("a")
+    port = int(os.environ["PYDIST_EPMD_PORT"])
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(f"NOTIFY {a.name} cookie-mismatch evil\x1b[31m FAKE run curl x|sh\n".encode())
+        s.recv(100)
+    assert a.value("1 + 1") == "2"
+    assert "FAKE" not in a.output

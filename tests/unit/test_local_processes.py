@@ -77,3 +77,68 @@ def test_kill_is_untrappable_and_reaches_a_busy_process():
     Process.exit(pid, "kill")
     msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
     assert msg[4] == "killed"
+
+
+def test_kill_is_immediate_even_for_a_process_stuck_in_c_code():
+    pid, ref = spawn_monitor(lambda: time.sleep(5))
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    Process.exit(pid, "kill")
+    msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
+    assert msg[4] == "killed" and time.monotonic() - t0 < 1.0
+    assert not Process.alive(pid)
+
+
+def test_a_swallowed_kill_still_kills():
+    def stubborn():
+        while True:
+            try:
+                while True:
+                    sum(range(100))
+            except BaseException:
+                pass
+
+    pid, ref = spawn_monitor(stubborn)
+    time.sleep(0.1)
+    Process.exit(pid, "kill")
+    msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
+    assert msg[4] == "killed"
+    Process.exit(pid, "kill")  # the thread is told again, and this time it dies for good
+
+
+def test_process_sleep_dies_on_an_exit_signal():
+    pid, ref = spawn_monitor(lambda: Process.sleep(30))
+    time.sleep(0.1)
+    Process.exit(pid, "shutdown")
+    msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
+    assert msg[4] == "shutdown"
+
+
+def test_exit_to_self_while_trapping_is_a_message():
+    def trapper(parent):
+        Process.flag("trap_exit", True)
+        Process.exit(self(), "bye")
+        send(parent, receive(timeout=5))
+
+    me = self()
+    spawn(trapper, me)
+    msg = receive(timeout=5, match=lambda m: m[0] == "EXIT")
+    assert msg[2] == "bye"
+
+
+def test_messages_with_unhashable_parts_after_a_call_gave_up():
+    from pydist import GenServer
+
+    class Mute(GenServer):
+        def init(self, arg):
+            return ("ok", None)
+
+        def handle_call(self, req, from_, state):
+            return ("noreply", state)
+
+    ok, srv = GenServer.start(Mute, None)
+    with pytest.raises(Exit):
+        GenServer.call(srv, "x", timeout=0.2)
+    send(self(), ("data", [1, 2, 3]))
+    assert receive(timeout=2) == ("data", [1, 2, 3])
+    GenServer.stop(srv)
