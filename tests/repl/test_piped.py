@@ -37,13 +37,23 @@ def test_piped_lines_blocks_values_and_exit_code(tmp_path):
     """
     r = run(["--sname", name], src, tmp_path)
     out, err = r.stdout.decode(), r.stderr.decode()
-    assert r.returncode == 0, err
+    assert r.returncode == 1, err  # 1/0 raised: the rest ran, and the exit code tells CI
     lines = out.splitlines()
     assert lines[0].startswith(f"{name}@")
     assert lines[1:] == ["2", "42", "loop 0", "blank line inside the block 0", "loop 1",
                          "blank line inside the block 1", "else branch", "'after the error'", "[]"]
     assert "pydist(" not in out  # no prompt decorations
     assert "ZeroDivisionError: division by zero" in err and "pydist/_" not in err
+
+
+def test_piped_exit_code_after_an_error(tmp_path):
+    r = run([], "1/0\nprint('after')\n", tmp_path)
+    assert (r.returncode, r.stdout.decode()) == (1, "after\n")
+    assert "ZeroDivisionError" in r.stderr.decode()
+    r = run([], "1/0\nexit(0)\n", tmp_path)   # an explicit exit() wins
+    assert r.returncode == 0
+    r = run([], "x = 1\nprint(x)\n", tmp_path)
+    assert (r.returncode, r.stdout.decode()) == (0, "1\n")
 
 
 def test_piped_exit_code_and_non_utf8(tmp_path):

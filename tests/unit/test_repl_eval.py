@@ -58,6 +58,22 @@ def test_errors_do_not_advance_the_counter_and_hide_pydist_frames(capsys):
     assert ev.counter == 1
 
 
+def test_traceback_names_the_entry_by_the_prompt_number_it_was_typed_at(capsys):
+    ev, ns = new_eval()
+    for _ in range(7):
+        assert ev.run("None") is True
+    assert ev.counter == 8
+    for _ in range(3):  # three failures at prompt 8: all 8, each still its own source lines
+        assert ev.run("1/0") is False
+    assert ev.run("def f():\n    return 1/0") is True   # the 4th try at 8 succeeds
+    names = [line.split('"')[1] for line in capsys.readouterr().err.splitlines() if 'File "<pydist:' in line]
+    assert names == ["<pydist:8>", "<pydist:8#2>", "<pydist:8#3>"]
+    assert ev.run("f()") is False                        # prompt 9; f's frame names entry 8#4
+    err = capsys.readouterr().err
+    assert 'File "<pydist:9>", line 1' in err and 'File "<pydist:8#4>", line 2, in f' in err
+    assert "    return 1/0" in err                        # its line is still there to show
+
+
 def test_source_of_entries_shows_in_tracebacks_of_functions(capsys):
     ev, ns = new_eval()
     ev.run("def boom():\n    return 1 / 0\n")
