@@ -179,8 +179,13 @@ class PromptTerminal:
             completer=ThreadedCompleter(completer), complete_while_typing=False,
             history=history, auto_suggest=AutoSuggestFromHistory(), enable_history_search=False,
             output=create_output(stdout=self.writer.real["stdout"]),
-            prompt_continuation=lambda width, line, soft: self.continuation,
+            prompt_continuation=self._continuation,
             tempfile_suffix=".py")
+
+    def _continuation(self, width: int, line_number: int, wrap_count: int) -> str:
+        """``...`` starts each new line of an entry; a long line that merely
+        wraps on screen continues under its own text (as in ptpython)."""
+        return " " * width if wrap_count else self.continuation
 
     def _bindings(self):
         from prompt_toolkit.filters import Condition
@@ -207,6 +212,19 @@ class PromptTerminal:
         @kb.add("tab", filter=_at_indent)
         def _indent(event):
             event.current_buffer.insert_text("    ")
+
+        @Condition
+        def _on_blank_last_line():
+            buf = _app().current_buffer
+            doc = buf.document
+            return bool(buf.text.strip()) and doc.is_cursor_at_the_end and not doc.current_line.strip()
+
+        @kb.add("c-d", filter=_on_blank_last_line)
+        def _end_entry(event):
+            """Ctrl-D on an empty ``...`` line ends the entry and runs it, as in
+            Python's REPL (an open bracket then shows its SyntaxError). On an
+            empty prompt Ctrl-D still leaves; elsewhere it deletes a character."""
+            event.current_buffer.validate_and_handle()
 
         return kb
 
