@@ -276,6 +276,9 @@ class Distribution:
 
     def send_message(self, node: str, dest, msg) -> bool:
         frame = _wire.encode(_wire.SEND, (dest, msg))
+        peer = self.peers.get(node)
+        if peer is not None and peer.state == "up":  # the hot path: already connected
+            return self.transport.send(peer.link, frame)
         link = self._link_for(node, connect=True)
         return link is not None and self.transport.send(link, frame)
 

@@ -183,12 +183,13 @@ class Runtime:
     # -- messages -------------------------------------------------------------
     def send(self, dest, msg):
         if type(dest) is Pid:
-            if self.is_local(dest):
-                p = self.local_proc(dest)
-                if p is not None:
+            node = dest.node
+            if node == self.name or node == NONODE:
+                p = self.procs.get(dest.id)
+                if p is not None and p.pid == dest:
                     p.deliver(msg)
             elif self.dist is not None:
-                self.dist.send_message(dest.node, dest, msg)
+                self.dist.send_message(node, dest, msg)
             return msg
         if isinstance(dest, str):
             p = self.names.get(dest)

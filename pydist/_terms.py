@@ -1,12 +1,14 @@
 """Pids and references: the identities that travel between nodes.
 
-Both are immutable, hashable, readable (``#PID<foo@host.42>``) and pickle
-by reference to ``pydist.Pid`` / ``pydist.Ref``, so any node can unpickle
-them. ``creation`` tells incarnations of a node apart: a pid of a node that
+Both are immutable, hashable and readable (``#PID<foo@host.42>``), report
+``pydist`` as their module, and pickle by reference to functions of this
+module (any node has pydist, so any node can unpickle them). ``creation`` tells incarnations of a node apart: a pid of a node that
 has since restarted under the same name never reaches the new processes.
 """
 
 from __future__ import annotations
+
+import functools
 
 __all__ = ["Pid", "Ref"]
 
@@ -42,7 +44,14 @@ class Pid:
     __str__ = __repr__
 
     def __reduce__(self):
-        return (Pid, (self.node, self.id, self.creation))
+        return (_pid, (self.node, self.id, self.creation))
+
+
+# Unpickling goes through a cache: a burst of messages names the same few
+# pids over and over, and a cache hit (C code) is cheaper than __init__.
+@functools.lru_cache(maxsize=4096)
+def _pid(node: str, id: int, creation: int) -> Pid:
+    return Pid(node, id, creation)
 
 
 class Ref:
