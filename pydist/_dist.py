@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 
 from . import _nameserver, _names, _wire
 from ._cookie import curve_keys
@@ -33,9 +34,13 @@ _KIND = {name: getattr(_wire, name) for name in ("LINK", "UNLINK", "EXIT", "MONI
 
 
 class Peer:
-    __slots__ = ("node", "link", "creation", "state", "ready", "error", "seq")
+    __slots__ = ("node", "link", "creation", "state", "ready", "error", "seq",
+                 "spawn_ids", "granted", "asked")
 
     def __init__(self, node: str):
+        self.spawn_ids: deque = deque()  # [next, end) ranges of pid ids the peer set aside for us
+        self.granted: deque = deque(maxlen=4)  # ranges we set aside for the peer
+        self.asked = False
         self.node = node
         self.link = None
         self.creation = None
@@ -326,6 +331,7 @@ class Distribution:
             if peer is not None and name == sender and peer.state == "pending":
                 peer.creation = creation
                 self._mark_up(peer)
+                self._grant_pid_block(peer)
                 self._connect_many(others)
             return
         peer = self.peers.get(sender)
@@ -345,8 +351,16 @@ class Distribution:
         rt = self.rt
         if kind == _wire.SEND:
             rt.deliver_local(payload[0], payload[1])
+        elif kind == _wire.SPAWN_AT:
+            self._on_spawn_at(peer, payload)
         elif kind == _wire.SPAWN:
             self._on_spawn(sender, payload)
+        elif kind == _wire.PID_BLOCK:
+            with self.lock:
+                peer.spawn_ids.append([payload[0], payload[0] + payload[1]])
+                peer.asked = False
+        elif kind == _wire.PID_BLOCK_REQ:
+            self._grant_pid_block(peer)
         elif kind in (_wire.SPAWN_REPLY, _wire.PONG):
             w = self._waiters.get(payload[0])
             if w is not None:
@@ -417,6 +431,7 @@ class Distribution:
         self.transport.send(peer.link, _wire.encode(
             _wire.HELLO_ACK, (self.name, self.rt.creation, self.up_nodes())))
         self._mark_up(peer)
+        self._grant_pid_block(peer)
         self._connect_many(others)
 
     def _send_once(self, node: str, frame: bytes) -> None:
@@ -434,6 +449,49 @@ class Distribution:
             return
         self._stale_sent[node] = now
         self._send_once(node, _wire.encode(_wire.BYE, ("not connected",)))
+
+    # -- spawning without a round trip -----------------------------------------
+    # Each node sets aside blocks of its pid ids for each peer. A peer that
+    # holds ids of ours spawns here by naming the id: Node.spawn returns the
+    # pid at once, and the SPAWN_AT frame travels ahead of anything sent to it.
+    PID_BLOCK_SIZE = 1024
+
+    def _grant_pid_block(self, peer: Peer) -> None:
+        start = self.rt.reserve_ids(self.PID_BLOCK_SIZE)
+        peer.granted.append((start, start + self.PID_BLOCK_SIZE))
+        self.transport.send(peer.link, _wire.encode(_wire.PID_BLOCK, (start, self.PID_BLOCK_SIZE)))
+
+    def take_spawn_id(self, node: str):
+        """(pid id, peer) to spawn on ``node`` without asking, or (None, None)."""
+        peer = self.peers.get(node)
+        if peer is None or peer.state != "up" or not peer.spawn_ids:
+            return None, None
+        with self.lock:
+            if not peer.spawn_ids:
+                return None, None
+            r = peer.spawn_ids[0]
+            pid_id = r[0]
+            r[0] += 1
+            if r[0] >= r[1]:
+                peer.spawn_ids.popleft()
+            ask = not peer.asked and sum(e - n for n, e in peer.spawn_ids) < self.PID_BLOCK_SIZE // 2
+            if ask:
+                peer.asked = True
+        if ask:
+            self.transport.send(peer.link, _wire.encode(_wire.PID_BLOCK_REQ, ()))
+        return pid_id, peer
+
+    def spawn_at(self, peer: Peer, payload: tuple) -> bool:
+        return self.transport.send(peer.link, _wire.encode(_wire.SPAWN_AT, payload))
+
+    def _on_spawn_at(self, peer: Peer, payload) -> None:
+        caller, gl, body, link, mref, pid_id = payload
+        if not any(lo <= pid_id < hi for lo, hi in peer.granted):
+            log.warning("ignored a spawn from %s with a pid id this node did not set aside", peer.node)
+            return
+        self.rt.spawn(None, (), group_leader=gl, link=caller if link else None,
+                      monitor=(mref, caller) if mref is not None else None,
+                      payload=body, pid_id=pid_id)
 
     def _on_spawn(self, sender: str, payload) -> None:
         ref, caller, gl, body, link, mref = payload

@@ -99,6 +99,13 @@ def spawn_on(target_node, fn, args, *, link=False, monitor=False, what="spawn",
         return pid, ref
     dist = RUNTIME.require_dist(what)
     payload = dumps_call(fn, args, target_node, what)
+    pid_id, peer = dist.take_spawn_id(target_node)
+    if pid_id is not None:  # connected, with ids of that node in hand: no round trip
+        pid = Pid(target_node, pid_id, peer.creation)
+        record(pid)
+        if not dist.spawn_at(peer, (caller.pid, caller.group_leader, payload, link, ref, pid_id)):
+            _spawn_failed(caller, pid, link, ref)  # the connection closed under us
+        return pid, ref
     pid = dist.request(
         target_node, _wire.SPAWN,
         lambda r: (r, caller.pid, caller.group_leader, payload, link, ref),
@@ -109,12 +116,17 @@ def spawn_on(target_node, fn, args, *, link=False, monitor=False, what="spawn",
             log.warning("%s: can not start %s on %s: the node is down or unreachable",
                         what, getattr(fn, "__name__", fn), target_node)
         pid = Pid(target_node, 0, 0)
-        if link:
-            caller.links.add(pid)
-            RUNTIME.exit_signal(caller.pid, pid, "noconnection", via_link=True)
-        if ref is not None:
-            caller.deliver(("DOWN", ref, "process", pid, "noconnection"))
+        record(pid)
+        _spawn_failed(caller, pid, link, ref)
     return pid, ref
+
+
+def _spawn_failed(caller, pid, link, ref) -> None:
+    """The process never started: its link and monitor fire as for a lost node."""
+    if link:
+        RUNTIME.exit_signal(caller.pid, pid, "noconnection", via_link=True)
+    if ref is not None:
+        RUNTIME.deliver_down(caller.pid, ref, pid, "noconnection")
 
 
 def spawn(fn, *args) -> Pid:

@@ -39,7 +39,8 @@ class Runtime:
         self.name = NONODE
         self.creation = int.from_bytes(os.urandom(4), "big") or 1
         self.dist = None
-        self._ids = itertools.count(1)
+        self._next_id = 1
+        self._id_lock = threading.Lock()
         self._refs = itertools.count(1)
         self.procs: dict[int, Process] = {}
         self.names: dict[str, Process] = {}
@@ -50,7 +51,17 @@ class Runtime:
 
     # -- identities ---------------------------------------------------------
     def new_pid(self) -> Pid:
-        return Pid(self.name, next(self._ids), self.creation)
+        with self._id_lock:
+            i = self._next_id
+            self._next_id = i + 1
+        return Pid(self.name, i, self.creation)
+
+    def reserve_ids(self, count: int) -> int:
+        """Set aside ``count`` pid ids (a peer spawns here with them, without asking)."""
+        with self._id_lock:
+            start = self._next_id
+            self._next_id = start + count
+        return start
 
     def make_ref(self) -> Ref:
         return Ref(self.name, next(self._refs))
@@ -93,8 +104,9 @@ class Runtime:
 
     def spawn(self, fn, args=(), *, group_leader=None, link: Pid | None = None,
               monitor: tuple | None = None, payload: bytes | None = None,
-              before_start=None) -> Pid:
-        p = Process(self.new_pid(), group_leader or self.user_io)
+              before_start=None, pid_id: int | None = None) -> Pid:
+        pid = self.new_pid() if pid_id is None else Pid(self.name, pid_id, self.creation)
+        p = Process(pid, group_leader or self.user_io)
         p.spawned = True
         if link is not None:
             p.links.add(link)

@@ -33,6 +33,9 @@ DEMONITOR = 11   # (watcher pid, target pid or name, ref)
 DOWN = 12        # (ref, watcher pid, target as watched, reason)
 PING = 13        # (ref,)
 PONG = 14        # (ref,)
+PID_BLOCK = 15   # (start, count): pid ids of the sender's node, reserved for the receiver's spawns
+PID_BLOCK_REQ = 16  # (): please grant another block
+SPAWN_AT = 17    # (caller pid, group leader pid, payload bytes, link, monitor_ref, pid id from a block)
 
 NAMES = {v: k for k, v in dict(globals()).items() if isinstance(v, int) and k.isupper() and k != "PROTOCOL_VERSION"}
 
