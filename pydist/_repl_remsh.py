@@ -12,9 +12,14 @@ Protocol (messages, in order over one connection):
   session -> here: ``("$remsh_ready", pid, node, names)`` once, then per entry
   ``("$remsh_done", tag, ok, counter, names)`` or ``("$remsh_exit", tag, code)``.
 Ctrl-C here sends the session the exit signal ``INTERRUPT``, which the
-session turns into a KeyboardInterrupt of the running entry. Leaving ends
-the session; the target node keeps running. If this node goes away, the
-link takes the session with it.
+session turns into a KeyboardInterrupt of the running entry. Inside a
+blocking C call (``time.sleep(30)``) that happens only when the call
+returns: the prompt says so and keeps waiting for the entry, because a new
+prompt would be a lie (the session can run nothing else meanwhile). A
+second Ctrl-C then leaves the remote shell (exit code 130) and kills the
+session. Leaving (Ctrl-D, ``exit()``) ends the session too; either way the
+target node keeps running. If this node goes away, the link takes the
+session with it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import sys
 
 from ._errors import PydistError
+from ._iofwd import TERMINAL
 from ._kernel import Process, spawn_on
 from ._process import ProcessExitSignal, current
 from ._repl_eval import INTERRUPT, Evaluator, take_exit_signal
@@ -30,6 +36,7 @@ from ._runtime import RUNTIME
 __all__ = ["RemoteEvaluator", "session_main"]
 
 READY_TIMEOUT = 15.0
+INTERRUPT_GRACE = 1.0  # after Ctrl-C, how long an entry may take to stop before the prompt says why
 
 
 def _names(ns) -> list[str]:
@@ -92,7 +99,7 @@ class RemoteEvaluator:
         _, _, self.prompt_node, self.names = msg
         self.ended = None
 
-    def _wait(self, want, timeout=None):
+    def _wait(self, want, timeout=None, quiet=False):
         def match(m):
             return type(m) is tuple and len(m) > 1 and (
                 want(m) or (m[0] == "DOWN" and len(m) == 5 and m[1] == self.mref))
@@ -100,6 +107,8 @@ class RemoteEvaluator:
         try:
             return self.me.receive(timeout, match)
         except TimeoutError:
+            if quiet:
+                return None
             raise PydistError(f"--remsh: {self.node} did not answer within {timeout} s") from None
 
     def run(self, src: str) -> bool:
@@ -116,13 +125,10 @@ class RemoteEvaluator:
         try:
             msg = self._wait(mine)
         except KeyboardInterrupt:
-            Process.exit(self.session, INTERRUPT)
-            try:
-                msg = self._wait(mine, 5.0)
-            except PydistError:
-                sys.stderr.write(f"** the entry on {self.node} is still running "
-                                 "(it cannot be interrupted inside a blocking C call)\n")
-                return False
+            msg = self._interrupt(mine)
+        # the entry's output came before its answer, but a writer thread shows it:
+        # let it land before the next prompt (else it is drawn above the prompt, late)
+        TERMINAL.drain(2.0)
         if msg[0] == "DOWN":
             self.ended = msg[4]
             sys.stderr.write(f"** the session on {self.node} ended: {msg[4]!r}\n")
@@ -131,6 +137,38 @@ class RemoteEvaluator:
             raise SystemExit(msg[2])
         _, _, ok, self.counter, self.names = msg
         return ok
+
+    def _interrupt(self, mine):
+        """Ctrl-C: interrupt the entry, and wait for it to say how it ended.
+
+        The prompt comes back only when the session is free again. A second
+        Ctrl-C gives up: the session is killed and this remote shell ends.
+        """
+        Process.exit(self.session, INTERRUPT)
+        try:
+            msg = self._wait(mine, INTERRUPT_GRACE, quiet=True)
+            if msg is not None:
+                return msg
+            sys.stderr.write(
+                f"** the entry on {self.node} is inside a blocking call (time.sleep, a C library ...) "
+                "that Ctrl-C cannot interrupt:\n"
+                "** it stops with KeyboardInterrupt when that call returns; waiting for it. "
+                f"Ctrl-C again leaves this remote shell ({self.node} keeps running)\n")
+            sys.stderr.flush()
+            return self._wait(mine)
+        except KeyboardInterrupt:
+            self.abandon()
+            sys.stderr.write(f"** left the remote shell; its session on {self.node} was killed "
+                             f"({self.node} keeps running)\n")
+            raise SystemExit(130) from None
+
+    def abandon(self) -> None:
+        """Kill the session (even stuck in a C call, it is gone at once)."""
+        if self.ended is None:
+            self.ended = "abandoned"
+            Process.unlink(self.session)
+            Process.demonitor(self.mref, flush=True)
+            Process.exit(self.session, "kill")
 
     def close(self) -> None:
         """Leave: the session ends, the target node keeps running."""

@@ -47,3 +47,33 @@ def test_remote_shell(terms, nodes):  # noqa: F811
     assert t.wait_exit() == 0
     assert target.value("node()") == repr(target.full)  # still running
     assert target.value("secret") == "41"
+
+
+def test_ctrl_c_in_a_blocking_call_keeps_waiting_then_a_second_one_leaves(terms, nodes):  # noqa: F811
+    target = nodes.start("target")
+    t = terms("--sname", unique("cli"), "--remsh", target.name)
+    prompt = f"pydist({target.full})"
+    t.expect(f"{prompt}1>")
+    t.line("import time; time.sleep(4); 'slept'")
+    t.settle(0.5)
+    t.ctrl("c")                       # time.sleep cannot be interrupted: say so, keep waiting
+    t.expect("inside a blocking call")
+    t.expect("Ctrl-C again leaves this remote shell")
+    t.type("'typed ahead'\r")         # typed while waiting: runs once the prompt is back
+    assert prompt not in t.settle(1.0)  # no prompt while the entry still sleeps (~2.5 s of 4)
+    t.expect("KeyboardInterrupt")     # the entry really stopped (when the call returned)
+    assert 'File "<pydist:1>", line 1' in t.text
+    t.expect("'typed ahead'")
+    t.expect(f"{prompt}2>")
+    t.line("'still usable'")
+    t.expect("'still usable'")
+    t.expect(f"{prompt}3>")
+
+    t.line("time.sleep(60)")
+    t.settle(0.5)
+    t.ctrl("c")
+    t.expect("Ctrl-C again leaves this remote shell")
+    t.ctrl("c")                       # give up: the session is killed, the node keeps running
+    t.expect(f"left the remote shell; its session on {target.full} was killed")
+    assert t.wait_exit() == 130
+    assert target.value("1 + 1") == "2"
