@@ -482,7 +482,7 @@ class Distribution:
         return pid_id, peer
 
     def spawn_at(self, peer: Peer, payload: tuple) -> bool:
-        return self.transport.send(peer.link, _wire.encode(_wire.SPAWN_AT, payload))
+        return self.transport.send(peer.link, _wire.encode_envelope(_wire.SPAWN_AT, payload))
 
     def _on_spawn_at(self, peer: Peer, payload) -> None:
         caller, gl, body, link, mref, pid_id = payload

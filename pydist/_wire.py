@@ -61,6 +61,13 @@ def encode(kind: int, payload: tuple) -> bytes:
     return head + cloudpickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def encode_envelope(kind: int, payload: tuple) -> bytes:
+    """For frames that hold only pids, refs, numbers, strings and bytes that
+    are pickles already (a spawn's function): plain pickle is always right,
+    and the ``__main__`` check of ``encode`` would be fooled by those bytes."""
+    return bytes((kind,)) + pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def decode(frame) -> tuple[int, tuple]:
     """Only ever called on frames that passed CURVE authentication."""
     view = memoryview(frame)
