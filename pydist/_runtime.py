@@ -115,9 +115,14 @@ class Runtime:
             p.monitored_by[ref] = (watcher, p.pid)
         with self.lock:
             self.procs[p.pid.id] = p
-        if before_start is not None:
-            before_start(p.pid)  # e.g. the spawn reply, which must leave before any DOWN
-        self.pool.submit(lambda: self._run(p, fn, args, payload))
+        try:
+            if before_start is not None:
+                before_start(p.pid)  # e.g. the spawn reply, which must leave before any DOWN
+            self.pool.submit(lambda: self._run(p, fn, args, payload))
+        except BaseException:  # e.g. the spawner was killed right here: no process left half-made
+            with self.lock:
+                self.procs.pop(p.pid.id, None)
+            raise
         return p.pid
 
     def _run(self, p: Process, fn, args, payload) -> None:
