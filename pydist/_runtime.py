@@ -233,7 +233,8 @@ class Runtime:
     def deliver_local(self, dest, msg) -> None:
         """A message that arrived from another node for a pid or a name here."""
         if type(dest) is Pid:
-            p = self.local_proc(dest) if dest.creation == self.creation else None
+            # ids are never reused within an incarnation: id + creation is enough
+            p = self.procs.get(dest.id) if dest.creation == self.creation else None
         else:
             p = self.names.get(dest)
         if p is not None:

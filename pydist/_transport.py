@@ -66,6 +66,13 @@ class _CookieKeyOnly:
         return hmac.compare_digest(key, self._public)
 
 
+def _name(names: dict, ident: bytes) -> str:
+    if len(names) > 10_000:
+        names.clear()
+    name = names[ident] = ident.decode("utf-8", "replace")
+    return name
+
+
 class Transport:
     """Owns the ZeroMQ context; calls ``on_frame(node, frame)`` and
     ``on_link_event(link, event)`` on the I/O thread."""
@@ -242,7 +249,9 @@ class Transport:
         registered: set = set()
         router = self.router
         on_frame = self._on_frame
-        events_opt, pollin = zmq.EVENTS, zmq.POLLIN
+        recv, noblock, rcvmore = router.recv, zmq.NOBLOCK, zmq.RCVMORE
+        more = zmq.backend.Socket.get  # the Cython getter: an int, no enum
+        names: dict = {}  # routing id -> node name, decoded once
         while self._running:
             if self._monitors_changed:
                 self._monitors_changed = False
@@ -263,17 +272,23 @@ class Transport:
                 raise
             for sock, _ in ready:
                 if sock is router:
-                    # drain what is there without paying for a zmq.Again per batch
+                    # drain the burst: two plain recv calls a message (recv_multipart and
+                    # the sugar getsockopt cost more than the rest of the hot path), and
+                    # one zmq.Again at the end of the burst
                     self.begin_batch()
                     try:
                         for _ in range(1000):
-                            if not router.getsockopt(events_opt) & pollin:
-                                break
-                            parts = router.recv_multipart(copy=True)
-                            if len(parts) != 2:
-                                continue  # an authenticated peer sent a shape we never send
                             try:
-                                on_frame(parts[0].decode("utf-8", "replace"), parts[1])
+                                ident = recv(noblock)
+                            except zmq.Again:
+                                break
+                            frame = recv(0)  # the parts of one message arrive together
+                            if more(router, rcvmore):
+                                while more(router, rcvmore):
+                                    recv(0)  # an authenticated peer sent a shape we never send
+                                continue
+                            try:
+                                on_frame(names.get(ident) or _name(names, ident), frame)
                             except Exception:
                                 log.exception("pydist: dropped a message that could not be handled")
                     finally:
