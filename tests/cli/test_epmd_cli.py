@@ -9,10 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
+from conftest import free_port, wait_for
 from pydist import _nameserver as ns
 
 pytestmark = pytest.mark.timeout(60)
@@ -30,20 +30,10 @@ sys.stdin.read()
 """
 
 
-def wait_for(cond, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def port(monkeypatch):
     """A free port for this test's name server; kills any server left on it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        number = s.getsockname()[1]
+    number = free_port()
     monkeypatch.setenv("PYDIST_EPMD_PORT", str(number))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
@@ -81,7 +71,7 @@ def spawn():
 def server(port, spawn):
     """A foreground `pydist epmd` subprocess on this test's port."""
     proc = spawn(EPMD)
-    wait_for(ns.ping, "the foreground name server to answer PING")
+    wait_for(ns.ping, what="the foreground name server to answer PING")
     return proc
 
 
@@ -124,11 +114,11 @@ def test_kill_9_registrant_disappears_at_once(server, spawn):
     assert ns.lookup("127.0.0.1", "foo") == 40123
     node.send_signal(signal.SIGKILL)
     node.wait(5)
-    wait_for(lambda: ns.lookup("127.0.0.1", "foo") is None, "foo's entry to vanish after kill -9")
+    wait_for(lambda: ns.lookup("127.0.0.1", "foo") is None, what="foo's entry to vanish after kill -9")
     assert ns.names() == [("bar", 40124)]
     other.stdin.close()                     # a clean exit frees the name too
     other.wait(5)
-    wait_for(lambda: ns.names() == [], "bar's entry to vanish after it exited")
+    wait_for(lambda: ns.names() == [], what="bar's entry to vanish after it exited")
 
 
 def test_notify_reaches_a_registrant_process(server, spawn):

@@ -6,9 +6,11 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import TIMEOUT, wait_for
 
 pytestmark = pytest.mark.timeout(120)
+
+SLOW_TICK = ("--ticktime", "30")  # heartbeats too slow to be what a test sees; connect timeout 7 s
 
 
 def test_three_node_mesh_is_transitive(nodes):
@@ -23,23 +25,25 @@ def test_three_node_mesh_is_transitive(nodes):
 
 def test_wrong_cookie_pang_and_both_sides_told(nodes):
     a = nodes.start("a", "--cookie", "alpha")
-    b = nodes.start("b", "--cookie", "beta")
-    t0 = time.monotonic()
-    assert b.value(f"Node.ping({a.full!r})") == "'pang'"
-    assert time.monotonic() - t0 < 5  # the eval round trip included; pang itself is well under 1 s
+    b = nodes.start("b", "--cookie", "beta", *SLOW_TICK)
+    out = b.eval(f"import time; t = time.monotonic(); print(Node.ping({a.full!r}), time.monotonic() - t)")
+    verdict, took = next(l for l in out.splitlines() if l.startswith("pang ")).split()
+    # pang from the refused handshake, well before the 7 s connect timeout of b's ticktime
+    assert verdict == "pang" and float(took) < 4, out
     b.wait_output(f"could not connect to {a.full}: the cookies differ")
     a.wait_output(f"connection attempt from node {b.full} rejected: its cookie differs")
     assert a.value("Node.list()") == "[]" and b.value("Node.list()") == "[]"
 
 
 def test_kill_9_is_noticed_at_once(nodes):
-    a, b = nodes.start("a"), nodes.start("b")
+    # a long ticktime, so only the closed socket (not the heartbeat) can tell a in time
+    a, b = nodes.start("a", *SLOW_TICK), nodes.start("b", *SLOW_TICK)
     a.eval(f"Node.monitor({b.full!r})")
     t0 = time.monotonic()
     b.proc.kill()
-    a.eval("print(receive(timeout=10))")
+    a.eval("print(receive(timeout=30))")
     assert "('nodedown', '%s')" % b.full in a.output
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 10  # the heartbeat alone would take 30 s
     assert a.value("Node.list()") == "[]"
 
 
@@ -47,16 +51,24 @@ def test_hung_node_is_declared_down_within_ticktime(nodes):
     a = nodes.start("a", "--ticktime", "2")
     b = nodes.start("b", "--ticktime", "2")
     assert a.value(f"Node.ping({b.full!r})") == "'pong'"
-    a.eval(f"Node.monitor({b.full!r})")
+    # a process of a's stamps the nodedown when it gets it (same clock as t0 below)
+    a.eval("import time\n"
+           "def watch():\n"
+           f"    Node.monitor({b.full!r})\n"
+           "    print('watching', flush=True)\n"
+           "    print('DOWN', receive(timeout=30), time.time(), flush=True)\n"
+           "spawn(watch)")
+    a.wait_output("watching")
     b.signal(signal.SIGSTOP)
     try:
-        t0 = time.monotonic()
-        a.eval("print(receive(timeout=20))")
-        elapsed = time.monotonic() - t0
+        t0 = time.time()
+        a.wait_output("DOWN ")
     finally:
         b.signal(signal.SIGCONT)
-    assert f"('nodedown', '{b.full}')" in a.output
-    assert elapsed < 2 * 2 + 1.5  # within the ticktime (plus scheduling slack)
+    line = next(l for l in a.output.splitlines() if l.startswith("DOWN "))
+    assert f"('nodedown', '{b.full}')" in line
+    took = float(line.split()[-1]) - t0
+    assert took < 2 + 1.5, line  # within the ticktime (2 s), with slack for a loaded machine
 
 
 def test_pending_call_fails_at_once_when_node_dies(nodes):
@@ -64,17 +76,20 @@ def test_pending_call_fails_at_once_when_node_dies(nodes):
     a.eval(f"Node.ping({b.full!r})")
     a.eval("import threading, time\n"
            "result = []\n"
+           "def nap():\n"
+           "    print('call in flight', flush=True)\n"
+           "    time.sleep(60)\n"
            "def slow():\n"
            "    try:\n"
-           f"        rpc.call({b.full!r}, time.sleep, 60, timeout=60)\n"
+           f"        rpc.call({b.full!r}, nap, timeout=60)\n"
            "    except Exit as e:\n"
            "        result.append((e.reason[0], str(e)))\n"
            "t = threading.Thread(target=slow); t.start()")
-    time.sleep(0.5)  # let the call be in flight
+    a.wait_output("call in flight")  # printed by nap on b: the call is running there
     t0 = time.monotonic()
     b.proc.kill()
-    a.eval("t.join(20)")
-    assert time.monotonic() - t0 < 5
+    a.eval("t.join(30)")
+    assert time.monotonic() - t0 < 15  # not the call's 60 s timeout
     out = a.eval("print(result)")
     assert f"('nodedown', '{b.full}')" in out and "no connection to" in out
 
@@ -113,9 +128,9 @@ def test_restarted_node_rejoins_under_the_same_name(nodes):
 def test_dialling_a_node_by_another_name_is_refused_cleanly(nodes):
     foo, pp = nodes.start("foo"), nodes.start("pp")
     alias = foo.name + "@localhost"  # reaches foo's host, but foo is foo@vm
-    t0 = time.monotonic()
-    assert pp.value(f"Node.ping({alias!r})") == "'pang'"
-    assert time.monotonic() - t0 < 5
+    out = pp.eval(f"import time; t = time.monotonic(); print(Node.ping({alias!r}), time.monotonic() - t)")
+    verdict, took = next(l for l in out.splitlines() if l.startswith("pang ")).split()
+    assert verdict == "pang" and float(took) < 3, out  # refused at once: no 4 s connect timeout
     pp.wait_output(f"could not connect to {alias}: the node there is called {foo.full}")
     assert foo.value("Node.list()") == "[]"  # no half-open connection on the other side
     assert pp.value(f"Node.ping({foo.full!r})") == "'pong'"
@@ -125,8 +140,12 @@ def test_a_forged_notice_never_reaches_the_terminal(nodes):
     import socket
     a = nodes.start("a")
     port = int(os.environ["PYDIST_EPMD_PORT"])
-    with socket.create_connection(("127.0.0.1", port)) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
         s.sendall(f"NOTIFY {a.name} cookie-mismatch evil\x1b[31m FAKE run curl x|sh\n".encode())
         s.recv(100)
+        # control: a well-formed notice after it is shown, so the forged one was handled by then
+        s.sendall(f"NOTIFY {a.name} cookie-mismatch control@vm\n".encode())
+        s.recv(100)
+    a.wait_output("connection attempt from node control@vm rejected")
     assert a.value("1 + 1") == "2"
     assert "FAKE" not in a.output

@@ -125,7 +125,9 @@ class Init(GenServer):
     assert a.value("GenServer.start_link(Init, 'raise')") == "('error', ('exception', \"KeyError: 'missing'\"))"
     a.wait_output("terminating: init raised KeyError: 'missing'\nArgument of init: 'raise'")
     assert a.value("GenServer.start_link(Init, ('ok', 1, 0.1))").startswith("('ok', ")
-    assert a.value("Process.sleep(0.3) or 'still here'") == "'still here'"
+    # its 0.1 s timeout fires: the default handle_info says so, and nothing dies of it
+    a.wait_output("GenServer Init on %s received an unexpected message in handle_info: 'timeout'" % a.full)
+    assert a.value("Process.alive(self()) and 'still here'") == "'still here'"
 
 
 def test_remote_calls_and_node_failures(nodes):
@@ -146,17 +148,17 @@ def test_remote_calls_and_node_failures(nodes):
 
     host = a.full.split("@")[1]
     t0 = time.monotonic()
-    reason, msg = exit_of(a, f"GenServer.call(('Stack', 'ghost@{host}'), 'pop')")
-    assert time.monotonic() - t0 < 3, "an unknown node must fail at once, not after the timeout"
-    assert reason == f"(('nodedown', 'ghost@{host}'), ('GenServer', 'call', [('Stack', 'ghost@{host}'), 'pop', 5.0]))"
+    reason, msg = exit_of(a, f"GenServer.call(('Stack', 'ghost@{host}'), 'pop', 30)")
+    assert time.monotonic() - t0 < 10, "an unknown node must fail at once, not after the 30 s timeout"
+    assert reason == f"(('nodedown', 'ghost@{host}'), ('GenServer', 'call', [('Stack', 'ghost@{host}'), 'pop', 30]))"
     assert f"no connection to ghost@{host}" in msg
 
     b.proc.kill()
     b.proc.wait()
     wait_for(lambda: a.value("Node.list()") == "[]", what="a to see b down")
     t0 = time.monotonic()
-    reason, msg = exit_of(a, f"GenServer.call(('Stack', {b.full!r}), 'pop')")
-    assert time.monotonic() - t0 < 3
+    reason, msg = exit_of(a, f"GenServer.call(('Stack', {b.full!r}), 'pop', 30)")
+    assert time.monotonic() - t0 < 10, "a dead node must fail at once, not after the 30 s timeout"
     assert reason.startswith(f"(('nodedown', {b.full!r}), ")
     assert f"no connection to {b.full}" in msg
 
@@ -167,14 +169,14 @@ def test_call_to_a_node_that_dies_during_the_call(nodes):
     b.eval("class Hang(GenServer):\n    def handle_call(self, r, f, s):\n        print('got', r)\n        return ('noreply', s)")
     b.eval("GenServer.start(Hang, None, name='Hang')")
     a.eval(f"import threading, time\nres = []\n"
-           f"def go():\n    t0 = time.monotonic()\n    try:\n        GenServer.call(('Hang', {b.full!r}), 'x', 20)\n"
+           f"def go():\n    t0 = time.monotonic()\n    try:\n        GenServer.call(('Hang', {b.full!r}), 'x', 60)\n"
            f"    except Exit as e:\n        res.append((e.reason[0], time.monotonic() - t0))\n"
            f"spawn(go)")
     b.wait_output("got x")  # the call is pending on b when b dies
     b.proc.kill()
-    wait_for(lambda: a.value("res") != "[]", timeout=10, what="the pending call to fail")
+    wait_for(lambda: a.value("res") != "[]", timeout=30, what="the pending call to fail")
     head, took = eval(a.value("res[0]"))
-    assert head == ("nodedown", b.full) and took < 10
+    assert head == ("nodedown", b.full) and took < 15  # at once, not after the call's 60 s
 
 
 def test_multi_call_with_dead_and_unknown_nodes(nodes):
@@ -190,16 +192,18 @@ def test_multi_call_with_dead_and_unknown_nodes(nodes):
     wait_for(lambda: c.full not in a.value("Node.list()"), what="a to see c down")
     host = a.full.split("@")[1]
     a.eval(f"t0 = time.monotonic()\n"
-           f"got = GenServer.multi_call([{a.full!r}, {b.full!r}, {c.full!r}, 'ghost@{host}'], 'Stack', 'where', 10)\n"
+           f"got = GenServer.multi_call([{a.full!r}, {b.full!r}, {c.full!r}, 'ghost@{host}'], 'Stack', 'where', 30)\n"
            f"took = time.monotonic() - t0")
     replies, bad = eval(a.value("got"))
     assert replies == [(a.full, a.full), (b.full, b.full)]
     assert bad == [c.full, f"ghost@{host}"]
-    assert float(a.value("took")) < 3, "dead and unknown nodes are bad at once, not after the timeout"
+    assert float(a.value("took")) < 10, "dead and unknown nodes are bad at once, not after the 30 s timeout"
     # a server that does not answer in time is a bad node too; its late reply is dropped
     a.eval(f"got = GenServer.multi_call([{a.full!r}, {b.full!r}], 'Stack', 'slow', 0.2)")
     assert eval(a.value("got")) == ([], [a.full, b.full])
-    out, ok = a.try_eval("receive(1.0)")
+    # calls queued behind 'slow' on both servers: once they answer, the late replies have come
+    a.eval(f"GenServer.call('Stack', 'where'); GenServer.call(('Stack', {b.full!r}), 'where')")
+    out, ok = a.try_eval("receive(0.5)")
     assert not ok and "TimeoutError" in out
     assert a.value(f"GenServer.abcast([{a.full!r}, {b.full!r}], 'Stack', 'cast!')") == "'abcast'"
     # the casts and the calls after them ride the same connection, so they stay in order

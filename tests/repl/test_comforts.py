@@ -8,6 +8,15 @@ from pty_term import terms  # noqa: F401 - fixture
 pytestmark = pytest.mark.timeout(120)
 
 
+def completed(t, typed, full):
+    """Wait until Tab has put the rest of ``full`` after ``typed`` on the screen (later
+    expects still start before it)."""
+    assert full.startswith(typed)
+    start = t.pos
+    t.expect(full[len(typed):])
+    t.pos = start
+
+
 def test_completion_history_startup_and_help(terms, nodes, tmp_path):  # noqa: F811
     peer = nodes.start("zebra")  # known to the name server, not connected yet
     (tmp_path / ".pydist.py").write_text("greeting = 'hi from .pydist.py'\n")
@@ -25,7 +34,7 @@ def test_completion_history_startup_and_help(terms, nodes, tmp_path):  # noqa: F
     # a node name inside Node.ping('...: from the name server
     t.type(f"Node.ping('{peer.name[:-3]}")
     t.type("\t")
-    t.settle(0.5)
+    completed(t, peer.name[:-3], peer.full)
     t.line("')")
     t.expect(f"Node.ping('{peer.full}')")  # completed: the only node name that fits
     t.expect("'pong'")
@@ -34,14 +43,14 @@ def test_completion_history_startup_and_help(terms, nodes, tmp_path):  # noqa: F
     # an attribute, then a name
     t.type("Node.li")
     t.type("\t")
-    t.settle(0.3)
+    completed(t, "Node.li", "Node.list")
     t.line("()")
     t.expect("Node.list()")
     t.expect(f"['{peer.full}']")
     t.expect(f"pydist({full})4>")
     t.type("greet")
     t.type("\t")
-    t.settle(0.3)
+    completed(t, "greet", "greeting")
     t.line("")
     t.expect("'hi from .pydist.py'")
     t.expect(f"pydist({full})5>")

@@ -51,14 +51,15 @@ def test_one_session_at_the_prompt(terms):  # noqa: F811
     t.expect("'cleared'")
     t.expect(f"pydist({full})7>")
 
-    # Ctrl-C out of a receive() that waits forever, and out of a busy loop
-    t.line("receive()")
-    t.settle(0.5)
+    # Ctrl-C out of a receive() that waits forever, and out of a busy loop; each entry
+    # first prints a word (not in its echo) so Ctrl-C surely lands while it runs
+    t.line("print('rec' + 'eiving'); receive()")
+    t.expect("receiving")
     t.ctrl("c")
     t.expect("KeyboardInterrupt")
     t.expect(f"pydist({full})7>")
-    t.line("while True: pass")
-    t.settle(0.5)
+    t.line("print('spin' + 'ning'); any(False for _ in iter(int, 1))   # loops forever")
+    t.expect("spinning")
     t.ctrl("c")
     t.expect("KeyboardInterrupt")
     t.expect(f"pydist({full})7>")

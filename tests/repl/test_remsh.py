@@ -34,8 +34,8 @@ def test_remote_shell(terms, nodes):  # noqa: F811
     t.line("1/0")
     t.expect("ZeroDivisionError: division by zero")
     t.expect(f"pydist({target.full})6>")
-    t.line("receive()")
-    t.settle(0.5)
+    t.line("print('rec' + 'eiving'); receive()")
+    t.expect("receiving")             # the entry runs: now Ctrl-C
     t.ctrl("c")
     t.expect("KeyboardInterrupt")
     t.expect(f"pydist({target.full})6>")
@@ -54,13 +54,13 @@ def test_ctrl_c_in_a_blocking_call_keeps_waiting_then_a_second_one_leaves(terms,
     t = terms("--sname", unique("cli"), "--remsh", target.name)
     prompt = f"pydist({target.full})"
     t.expect(f"{prompt}1>")
-    t.line("import time; time.sleep(4); 'slept'")
-    t.settle(0.5)
+    t.line("import time; print('sle' + 'eping'); time.sleep(6); 'slept'")
+    t.expect("sleeping")
     t.ctrl("c")                       # time.sleep cannot be interrupted: say so, keep waiting
     t.expect("inside a blocking call")
     t.expect("Ctrl-C again leaves this remote shell")
     t.type("'typed ahead'\r")         # typed while waiting: runs once the prompt is back
-    assert prompt not in t.settle(1.0)  # no prompt while the entry still sleeps (~2.5 s of 4)
+    assert prompt not in t.settle(1.0)  # no prompt while the entry still sleeps (some 4 s of 6 left)
     t.expect("KeyboardInterrupt")     # the entry really stopped (when the call returned)
     assert 'File "<pydist:1>", line 1' in t.text
     t.expect("'typed ahead'")
@@ -69,8 +69,8 @@ def test_ctrl_c_in_a_blocking_call_keeps_waiting_then_a_second_one_leaves(terms,
     t.expect("'still usable'")
     t.expect(f"{prompt}3>")
 
-    t.line("time.sleep(60)")
-    t.settle(0.5)
+    t.line("print('sle' + 'eping'); time.sleep(60)")
+    t.expect("sleeping")
     t.ctrl("c")
     t.expect("Ctrl-C again leaves this remote shell")
     t.ctrl("c")                       # give up: the session is killed, the node keeps running

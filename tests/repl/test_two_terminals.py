@@ -69,15 +69,21 @@ def test_lecture_demo_in_two_terminals(terms):  # noqa: F811
 
     # Ctrl-C out of a slow rpc.call: back to the prompt, no late reply in the mailbox
     foo.expect(f"pydist({foo_full})10>")
-    foo.line(f"rpc.call('{bar_full}', Process.sleep, 1.5, timeout=30)")
-    foo.settle(0.5)
+    foo.line(f"rpc.call('{bar_full}', lambda: (print('call ' + 'running'), Process.sleep(4)), timeout=30)")
+    foo.expect("call running")        # printed by the call on bar: it is in flight
     foo.ctrl("c")
     foo.expect("KeyboardInterrupt")
     foo.expect(f"pydist({foo_full})10>")
-    foo.settle(1.5)
-    foo.line("flush(); Process.list() == [self()] or Process.list()")
-    foo.expect("\nTrue\n")
+    # a second call ends after the first on bar and answers on the same connection:
+    # when it is back, the interrupted call's late reply has arrived too
+    foo.line(f"rpc.call('{bar_full}', Process.sleep, 4)")
     foo.expect(f"pydist({foo_full})11>")
+    foo.line("receive(timeout=0.5)")
+    foo.expect("TimeoutError")        # the late reply was dropped: the mailbox is empty
+    foo.expect(f"pydist({foo_full})11>")
+    foo.line("Process.list() == [self()] or Process.list()")
+    foo.expect("\nTrue\n")
+    foo.expect(f"pydist({foo_full})12>")
 
     # bar watches foo; Ctrl-D on foo: bar's prompt process gets nodedown at once
     bar.line(f"Node.monitor('{foo_full}')")
@@ -85,17 +91,18 @@ def test_lecture_demo_in_two_terminals(terms):  # noqa: F811
     foo.ctrl("d")
     left = time.monotonic()
     assert foo.wait_exit() == 0
-    bar.line("receive(timeout=5)")
+    bar.line("receive(timeout=20)")
     bar.expect(f"('nodedown', '{foo_full}')")
     bar.line("Node.list()")
     bar.expect("[]")
     assert time.monotonic() - left < 10
 
 
-def test_ctrl_d_peer_sees_nodedown_within_a_fraction_of_a_second(terms, nodes):  # noqa: F811
-    watcher = nodes.start("w")
+def test_ctrl_d_peer_sees_nodedown_at_once(terms, nodes):  # noqa: F811
+    # a long ticktime on both: only the leaver's goodbye can tell the watcher in time
+    watcher = nodes.start("w", "--ticktime", "30")
     name = unique("leaver")
-    t = terms("--sname", name)
+    t = terms("--sname", name, "--ticktime", "30")
     full = t.expect(r"pydist\((\S+)\)1>", literal=False).group(1)
     t.line(f"Node.ping('{watcher.full}')")
     t.expect("'pong'")
@@ -103,8 +110,7 @@ def test_ctrl_d_peer_sees_nodedown_within_a_fraction_of_a_second(terms, nodes): 
     watcher.eval(f"Node.monitor({full!r})")
     t.ctrl("d")
     t0 = time.monotonic()
-    out = watcher.eval("import time; t = time.monotonic(); print(receive(timeout=5)); print(time.monotonic() - t)")
+    out = watcher.eval("print(receive(timeout=30))")
     assert f"('nodedown', '{full}')" in out
-    assert time.monotonic() - t0 < 1.5, out
-    assert float(out.strip().splitlines()[-1]) < 1.0
+    assert time.monotonic() - t0 < 10, out  # the heartbeat alone would take 30 s
     assert t.wait_exit() == 0

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from conftest import wait_for
 from pydist import Exit, Process, receive, self, send, spawn, spawn_link, spawn_monitor
 
 pytestmark = pytest.mark.timeout(60)
@@ -30,10 +31,8 @@ def test_spawn_reply_and_registry():
         Process.register(me, "echo_unit")
     send("echo_unit", "hi")
     assert receive(timeout=5) == ("got", "hi")
-    deadline = time.monotonic() + 5
-    while Process.whereis("echo_unit") is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert Process.whereis("echo_unit") is None  # a dead process's name is free again
+    # a dead process's name is free again
+    wait_for(lambda: Process.whereis("echo_unit") is None, what="echo_unit's name to be freed")
 
 
 def test_monitor_reports_crash_reason():
@@ -66,31 +65,43 @@ def test_linked_process_dies_with_its_partner():
     assert msg[4] == "boom"
 
 
+def started():
+    """Wait for the child's ("started", pid) message."""
+    return receive(timeout=30, match=lambda m: m[0] == "started")[1]
+
+
 def test_kill_is_untrappable_and_reaches_a_busy_process():
-    def busy():
+    def busy(parent):
         Process.flag("trap_exit", True)
+        send(parent, ("started", self()))
         while True:
             sum(range(1000))
 
-    pid, ref = spawn_monitor(busy)
-    time.sleep(0.1)
+    pid, ref = spawn_monitor(busy, self())
+    assert started() == pid
     Process.exit(pid, "kill")
     msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
     assert msg[4] == "killed"
 
 
 def test_kill_is_immediate_even_for_a_process_stuck_in_c_code():
-    pid, ref = spawn_monitor(lambda: time.sleep(5))
-    time.sleep(0.1)
+    def stuck(parent):
+        send(parent, ("started", self()))
+        time.sleep(60)
+
+    pid, ref = spawn_monitor(stuck, self())
+    started()
+    time.sleep(0.1)  # on purpose: let it get into the C call
     t0 = time.monotonic()
     Process.exit(pid, "kill")
-    msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
-    assert msg[4] == "killed" and time.monotonic() - t0 < 1.0
+    msg = receive(timeout=30, match=lambda m: m[0] == "DOWN" and m[1] == ref)
+    assert msg[4] == "killed" and time.monotonic() - t0 < 10  # not when the 60 s sleep ends
     assert not Process.alive(pid)
 
 
 def test_a_swallowed_kill_still_kills():
-    def stubborn():
+    def stubborn(parent):
+        send(parent, ("started", self()))
         while True:
             try:
                 while True:
@@ -98,8 +109,8 @@ def test_a_swallowed_kill_still_kills():
             except BaseException:
                 pass
 
-    pid, ref = spawn_monitor(stubborn)
-    time.sleep(0.1)
+    pid, ref = spawn_monitor(stubborn, self())
+    started()
     Process.exit(pid, "kill")
     msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
     assert msg[4] == "killed"
@@ -107,8 +118,12 @@ def test_a_swallowed_kill_still_kills():
 
 
 def test_process_sleep_dies_on_an_exit_signal():
-    pid, ref = spawn_monitor(lambda: Process.sleep(30))
-    time.sleep(0.1)
+    def napper(parent):
+        send(parent, ("started", self()))
+        Process.sleep(30)
+
+    pid, ref = spawn_monitor(napper, self())
+    started()
     Process.exit(pid, "shutdown")
     msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
     assert msg[4] == "shutdown"

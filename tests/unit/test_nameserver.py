@@ -12,24 +12,11 @@ import time
 
 import pytest
 
+from conftest import free_port, wait_for
 from pydist import _nameserver as ns
 from pydist._errors import NameInUse, NameServerUnreachable, PydistError
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -40,7 +27,7 @@ def server(monkeypatch):
     result = {}
     thread = threading.Thread(target=lambda: result.setdefault("rc", ns.serve(port)), daemon=True)
     thread.start()
-    wait_for(ns.ping, "the in-process name server to answer PING")
+    wait_for(ns.ping, what="the in-process name server to answer PING")
     yield port
     ns.kill()
     thread.join(5)
@@ -94,7 +81,7 @@ def test_register_lookup_names(server):
         assert ns.lookup("127.0.0.1", "foo") == 40123
         assert ns.lookup("localhost", "bar") == 40124
         assert ns.names() == [("bar", 40124), ("foo", 40123)]
-    wait_for(lambda: ns.names() == [], "both entries to disappear after close")
+    wait_for(lambda: ns.names() == [], what="both entries to disappear after close")
 
 
 def test_taken_name_is_refused_with_advice(server):
@@ -106,7 +93,7 @@ def test_taken_name_is_refused_with_advice(server):
     first.close()
     first.close()  # idempotent
     assert not first.active
-    wait_for(lambda: ns.lookup("127.0.0.1", "foo") is None, "foo to be freed")
+    wait_for(lambda: ns.lookup("127.0.0.1", "foo") is None, what="foo to be freed")
     ns.register("foo", 2000).close()
 
 
@@ -124,7 +111,7 @@ def test_notify_reaches_on_notice(server, caplog):
             assert ns.notify("127.0.0.1", "foo", "boom")
             assert ns.notify("127.0.0.1", "foo", "bar@vm tried to connect\nwith a wrong cookie")
             assert ns.notify("127.0.0.1", "foo", "é" * 1000)
-            wait_for(lambda: len(got) == 2, "two notices after the failing one")
+            wait_for(lambda: len(got) == 2, what="two notices after the failing one")
         assert got[0] == "bar@vm tried to connect with a wrong cookie"
         assert set(got[1]) == {"é"} and len(got[1]) <= ns.MAX_NOTICE
         assert calls == ["pydist-epmd-foo"] * 3
@@ -200,7 +187,7 @@ def test_registered_connection_takes_commands(server):
         # The notice to ourselves and the reply to NOTIFY, in either order.
         assert {reader.readline(), reader.readline()} == {b"OK\n", b"NOTICE hi there\n"}
         assert ns.lookup("127.0.0.1", "foo2") is None
-    wait_for(lambda: ns.lookup("127.0.0.1", "foo") is None, "foo to vanish with its connection")
+    wait_for(lambda: ns.lookup("127.0.0.1", "foo") is None, what="foo to vanish with its connection")
 
 
 def test_is_loopback():
@@ -236,7 +223,7 @@ def test_kill_drops_registrations(server):
     reg = ns.register("foo", 1000)
     assert ns.kill()
     assert not ns.ping()
-    wait_for(lambda: not reg.active, "the registration to notice the server is gone")
+    wait_for(lambda: not reg.active, what="the registration to notice the server is gone")
     reg.close()
 
 
