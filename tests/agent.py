@@ -20,7 +20,9 @@ for line in sys.stdin:
         else:
             value = eval(code, ns)
             print(repr(value))
-        print("<<<DONE>>>", flush=True)
+        sys.stdout.write("<<<DONE>>>\n")  # one write: another process's print cannot split it
+        sys.stdout.flush()
     except BaseException:  # report everything to the test, keep the node up
         traceback.print_exc(file=sys.stdout)
-        print("<<<FAILED>>>", flush=True)
+        sys.stdout.write("<<<FAILED>>>\n")
+        sys.stdout.flush()

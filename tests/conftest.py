@@ -74,6 +74,9 @@ def unique(prefix: str = "n") -> str:
     return f"{prefix}{next(_names)}x{os.getpid()}"
 
 
+_MARKS = ("<<<DONE>>>", "<<<FAILED>>>", "<<<EOF>>>")
+
+
 class NodeProc:
     """A running ``pydist`` node driven through tests/agent.py."""
 
@@ -119,9 +122,13 @@ class NodeProc:
         with self._cond:
             while True:
                 for i in range(start, len(self.lines)):
-                    if self.lines[i] in ("<<<DONE>>>", "<<<FAILED>>>", "<<<EOF>>>"):
-                        out = "\n".join(self.lines[start:i])
-                        return out, self.lines[i] == "<<<DONE>>>"
+                    # a marker may end a line: another process of the node printed part of
+                    # a line (print writes text and newline apart) just before it
+                    mark = next((m for m in _MARKS if self.lines[i].endswith(m)), None)
+                    if mark:
+                        head = self.lines[i][:-len(mark)]
+                        out = "\n".join(self.lines[start:i] + ([head] if head else []))
+                        return out, mark == "<<<DONE>>>"
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"{self.name}: no answer to {src!r} within {timeout} s;"
@@ -164,6 +171,17 @@ class NodeProc:
                     self.proc.wait(5)
 
 
+def start_agent_node(argv: list[str], name: str, env: dict | None, cwd) -> NodeProc:
+    """Popen ``argv`` (a pydist command ending in tests/agent.py) as a NodeProc.
+
+    Shared by ``nodes`` here and the multi-host lab's nodes (tests/netns/labfixtures.py).
+    """
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=base_env(**(env or {})),
+                            cwd=str(cwd), start_new_session=True)
+    return NodeProc(name, proc)
+
+
 class NodeFactory:
     def __init__(self, tmp: Path):
         self.tmp = tmp
@@ -172,11 +190,8 @@ class NodeFactory:
     def start(self, prefix: str = "n", *extra: str, name: str | None = None, flag: str = "--sname",
               env: dict | None = None, cwd=None, wait: bool = True) -> NodeProc:
         name = name or unique(prefix)
-        cmd = pydist_cmd(flag, name, *extra, str(AGENT))
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=base_env(**(env or {})),
-                                cwd=cwd or str(self.tmp), start_new_session=True)
-        node = NodeProc(name, proc)
+        node = start_agent_node(pydist_cmd(flag, name, *extra, str(AGENT)), name, env,
+                                cwd or self.tmp)
         self.started.append(node)
         if wait:
             node.eval("node()", timeout=TIMEOUT)

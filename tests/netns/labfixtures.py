@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 import netlab
-from conftest import AGENT, ROOT, TIMEOUT, NodeProc, base_env, pydist_cmd, wait_for  # noqa: E402
+from conftest import (AGENT, ROOT, TIMEOUT, NodeProc, base_env, pydist_cmd,  # noqa: E402
+                      start_agent_node, wait_for)
 
 
 _WHY = netlab.unavailable()
@@ -43,11 +44,8 @@ class LabNodes:
               cwd=None, wait: bool = True, script: str | None = str(AGENT)) -> NodeProc:
         """``pydist --name NAME EXTRA... tests/agent.py`` inside ``host``."""
         argv = self.lab.prefix(host) + pydist_cmd(flag, name, *extra, *([script] if script else []))
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=base_env(**(env or {})),
-                                cwd=str(cwd or self.tmp), start_new_session=True)
-        self.lab.host(host).procs.append(proc)
-        node = NodeProc(name, proc)
+        node = start_agent_node(argv, name, env, cwd or self.tmp)
+        self.lab.host(host).procs.append(node.proc)
         self.started.append(node)
         if wait:
             node.eval("node()", timeout=TIMEOUT)
