@@ -280,7 +280,11 @@ class Distribution:
         return peer.link if peer is not None else None
 
     def send_message(self, node: str, dest, msg) -> bool:
-        frame = _wire.encode(_wire.SEND, (dest, msg))
+        try:
+            frame = _wire.encode(_wire.SEND, (dest, msg))
+        except Exception as err:
+            raise TypeError(f"send: cannot send this message to {node}: {err} (a message travels "
+                            "pickled: locks, sockets and open files cannot)") from None
         peer = self.peers.get(node)
         if peer is not None and peer.state == "up":  # the hot path: already connected
             return self.transport.send(peer.link, frame)

@@ -121,3 +121,11 @@ def test_local_send_to_unregistered_name_raises(nodes):
     a.eval("p = spawn(lambda: None)")
     wait_for(lambda: a.value("Process.alive(p)") == "False", what="the spawned process to end")
     a.eval("send(p, 1)")
+
+
+def test_an_unpicklable_message_fails_at_the_send(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    out, ok = a.try_eval(f"import threading; send(('x', {b.full!r}), threading.Lock())")
+    assert not ok
+    assert f"TypeError: send: cannot send this message to {b.full}: cannot pickle '_thread.lock'" in out
+    assert a.value(f"Node.ping({b.full!r})") == "'pong'"  # nothing else broke
