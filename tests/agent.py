@@ -19,8 +19,8 @@ for line in sys.stdin:
             exec(compile(src, "<test>", "exec"), ns)
         else:
             value = eval(code, ns)
-            print(repr(value))
-        sys.stdout.write("<<<DONE>>>\n")  # one write: another process's print cannot split it
+            sys.stdout.write(repr(value) + "\n")  # one write each: another process's
+        sys.stdout.write("<<<DONE>>>\n")              # line cannot land inside these
         sys.stdout.flush()
     except BaseException:  # report everything to the test, keep the node up
         traceback.print_exc(file=sys.stdout)

@@ -34,7 +34,10 @@ def test_ping_pong():
         out = server.stdout.read()
         assert "got ping 3 from ping" in out and "pong: stopping" in out
     finally:
-        server.kill()
+        if server.poll() is None:
+            server.kill()
+        server.wait(30)
+        server.stdout.close()
 
 
 def test_spawn_output_lands_here(nodes):

@@ -22,7 +22,6 @@ def full_mesh(nodes, size):
     return all(n.value("len(Node.list())") == str(size - 1) for n in nodes)
 
 
-@pytest.mark.skipif(not (APP_DIR / "kv_store").is_dir(), reason="examples/kv_store is not there")
 def test_kv_store_on_five_hosts(make_lab, lab_nodes):
     lab = make_lab(5)
     ln = lab_nodes(lab)

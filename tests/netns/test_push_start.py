@@ -26,7 +26,6 @@ def pane(env, target):
     return run(["tmux", "capture-pane", "-p", "-t", target], env).stdout
 
 
-@pytest.mark.skipif(not (APP / "kv_store").is_dir(), reason="examples/kv_store is not there")
 def test_push_and_remote_start(make_lab, ssh_lab, lab_nodes, tmp_path):
     lab = make_lab(3)
     sl = ssh_lab(lab)

@@ -34,14 +34,14 @@ def test_ctrl_d_on_an_empty_continuation_line_ends_the_entry(terms):  # noqa: F8
     t.line("    return 7")
     t.expect("...(1)>")
     t.ctrl("d")                              # as an empty line would: the block runs
-    t.expect("pydist(2)>", timeout=10)
+    t.expect("pydist(2)>")
     t.line("f()")
     t.expect("\n7\n")
     t.expect("pydist(3)>")
     t.line("x = [1,")
     t.expect("...(3)>")
     t.ctrl("d")                              # an open bracket: its SyntaxError, as Python's REPL
-    t.expect("SyntaxError", timeout=10)
+    t.expect("SyntaxError")
     t.expect("pydist(3)>")
     t.type("abc")
     t.ctrl("d")                              # on a typed line Ctrl-D does not leave

@@ -173,8 +173,7 @@ def test_above_writer_holds_half_lines_briefly_and_keeps_order():
 
 
 def test_completer_names_attributes_and_strings():
-    pytest.importorskip("prompt_toolkit")
-    from prompt_toolkit.document import Document
+    from prompt_toolkit.document import Document  # a dependency of pydist: never skipped
 
     from pydist._repl_complete import PromptCompleter
 
