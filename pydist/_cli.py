@@ -159,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"pydist: {err}\n")
         return 1
     finally:
-        from ._iofwd import TERMINAL
+        from ._iofwd import TERMINAL, flush_all
         from ._node import stop
 
+        flush_all()  # unfinished lines printed here
         TERMINAL.drain()  # output that arrived from other nodes is shown before we go
         stop()
 

@@ -12,6 +12,7 @@ above the prompt.
 
 from __future__ import annotations
 
+import atexit
 import io
 import sys
 import threading
@@ -134,22 +135,25 @@ class ProcessStream(io.TextIOBase):
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         p = current()
-        gl = p.group_leader if p is not None else None
-        if gl is None or gl == RUNTIME.user_io:
+        if p is None:
             TERMINAL.write(self.name, text)
             return len(text)
+        # Whole lines leave in one piece (print writes the text and the newline
+        # separately; another process's line must not land in between).
         with _io_lock:
             buf = p.iobuf.get(self.name, "") + text
             cut = buf.rfind("\n") + 1
-            if cut:
-                _send_io(gl, self.name, buf[:cut])
-                buf = buf[cut:]
-            if len(buf) > _MAX_PENDING:
-                _send_io(gl, self.name, buf)
-                buf = ""
-            p.iobuf[self.name] = buf
-            if buf:
-                _partial.hold(p)
+            if len(buf) - cut > _MAX_PENDING:
+                cut = len(buf)
+            out, p.iobuf[self.name] = buf[:cut], buf[cut:]
+            if cut < len(buf):
+                _partial.hold(p)  # a partial line still shows within DELAY seconds
+        if out:
+            gl = p.group_leader
+            if gl is None or gl == RUNTIME.user_io:
+                TERMINAL.write(self.name, out)
+            else:
+                _send_io(gl, self.name, out)
         return len(text)
 
     def flush(self) -> None:
@@ -174,13 +178,23 @@ def flush_process(p) -> None:
     """Send what ``p`` printed without a newline yet (also at its exit)."""
     gl = p.group_leader
     with _io_lock:
-        for stream, text in list(p.iobuf.items()):
-            if text:
-                p.iobuf[stream] = ""
-                if gl is None or gl == RUNTIME.user_io:
-                    TERMINAL.write(stream, text)
-                else:
-                    _send_io(gl, stream, text)
+        pending = [(stream, text) for stream, text in p.iobuf.items() if text]
+        for stream, _ in pending:
+            p.iobuf[stream] = ""
+    for stream, text in pending:  # outside the lock: a slow terminal holds up only us
+        if gl is None or gl == RUNTIME.user_io:
+            TERMINAL.write(stream, text)
+        else:
+            _send_io(gl, stream, text)
+
+
+def flush_all() -> None:
+    """Every process's unfinished line, now (the node is about to exit)."""
+    with RUNTIME.lock:
+        procs = list(RUNTIME.procs.values())
+    for p in procs:
+        if p.iobuf:
+            flush_process(p)
 
 
 class _PartialLines:
@@ -254,6 +268,9 @@ def install() -> None:
         new_user_io()
     RUNTIME.crash_reporter = _report_crash
     RUNTIME.flush_io = flush_process
+    if not getattr(install, "done", False):
+        install.done = True
+        atexit.register(flush_all)
     if not isinstance(sys.stdout, ProcessStream):
         TERMINAL.out = sys.stdout
         sys.stdout = ProcessStream("stdout")

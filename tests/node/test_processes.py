@@ -129,3 +129,17 @@ def test_an_unpicklable_message_fails_at_the_send(nodes):
     assert not ok
     assert f"TypeError: send: cannot send this message to {b.full}: cannot pickle '_thread.lock'" in out
     assert a.value(f"Node.ping({b.full!r})") == "'pong'"  # nothing else broke
+
+
+def test_lines_printed_by_concurrent_processes_stay_whole(nodes):
+    a = nodes.start("a")
+    a.eval("def shout(ch):\n"
+           "    for _ in range(300):\n"
+           "        print(ch * 40)\n"
+           "for ch in 'AB':\n"
+           "    spawn(shout, ch)")
+    wait_for(lambda: a.output.count("A" * 40) + a.output.count("B" * 40) >= 600 or None,
+             what="600 lines from the two processes")
+    for line in a.output.splitlines():
+        if "A" in line or "B" in line:
+            assert line in ("A" * 40, "B" * 40), f"a line was split or mixed: {line!r}"
