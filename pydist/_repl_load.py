@@ -37,20 +37,25 @@ def _load_file(path: str, name: str | None = None) -> types.ModuleType:
         sys.path.insert(0, folder)  # so the file can import its neighbours
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    _run_as(name, module, lambda: spec.loader.exec_module(module))
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
+    return module
+
+
+def _run_as(name: str, module, run) -> None:
+    """Run a module's code as ``sys.modules[name]``; on failure put back what was there."""
     previous = sys.modules.get(name)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        run()
     except BaseException:
         if previous is not None:
             sys.modules[name] = previous
         else:
             sys.modules.pop(name, None)
         raise
-    import cloudpickle
-
-    cloudpickle.register_pickle_by_value(module)
-    return module
 
 
 def install_module(name: str, source: str, filename: str) -> str:
@@ -60,16 +65,7 @@ def install_module(name: str, source: str, filename: str) -> str:
     module = types.ModuleType(name)
     module.__file__ = shown
     code = compile(source, shown, "exec")
-    previous = sys.modules.get(name)
-    sys.modules[name] = module
-    try:
-        exec(code, module.__dict__)
-    except BaseException:
-        if previous is not None:
-            sys.modules[name] = previous
-        else:
-            sys.modules.pop(name, None)
-        raise
+    _run_as(name, module, lambda: exec(code, module.__dict__))
     parent, _, child = name.rpartition(".")
     if parent and parent in sys.modules:
         setattr(sys.modules[parent], child, module)
