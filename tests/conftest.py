@@ -209,5 +209,14 @@ def nodes(tmp_path):
     factory.stop_all()
 
 
+def _interrupt_on_sigterm(signum, frame):
+    # a run stopped with SIGTERM (a CI timeout, `kill`) ends like Ctrl-C, so
+    # pytest_sessionfinish still stops this run's private name server
+    raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+
+
 def pytest_sessionfinish(session, exitstatus):
     subprocess.run(pydist_cmd("epmd", "--kill"), env=base_env(), capture_output=True, timeout=30)
