@@ -92,52 +92,52 @@ class Process:
                 return self.mailbox.popleft()
             except IndexError:
                 pass
-        with self.cond:
-            user_code, self.async_ok = self.async_ok, False  # receive is a safe point
-        try:
-            return self._receive(timeout, match)
-        finally:
-            if user_code:
-                with self.cond:
-                    self.async_ok = self.pending_exit is None
-
-    def _receive(self, timeout, match):
         deadline = None if timeout is None else time.monotonic() + timeout
         scanned = 0
         lock, box = self.cond, self.mailbox
-        while True:
-            with lock:
-                if self.pending_exit is not None:
-                    _clear_async_exc()  # receive raises it itself: none may fire later
-                    raise ProcessExitSignal()
-                if match is None:
-                    if box:
-                        return box.popleft()
-                else:
-                    n = len(box)
-                    for i in range(scanned, n):
-                        msg = box[i]
-                        if match(msg):
-                            del box[i]
-                            return msg
-                    scanned = n
-                if deadline is None:
-                    remaining = -1
-                else:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise TimeoutError(f"receive: no matching message within {timeout} s")
-                self.waiting = True
-            woken = False
-            try:
-                woken = self._wake.acquire(True, remaining)
-            finally:
-                if not woken:  # timed out or interrupted (Ctrl-C): undo our wait
-                    with lock:
-                        if self.waiting:
-                            self.waiting = False
-                        else:
-                            self._wake.acquire(False)  # a wake-up raced the timeout: consume it
+        user_code = None  # whether we came from user code (async exit signals allowed)
+        try:
+            while True:
+                with lock:
+                    if user_code is None:  # receive is a safe point: no async exception in here
+                        user_code, self.async_ok = self.async_ok, False
+                    if self.pending_exit is not None:
+                        _clear_async_exc()  # receive raises it itself: none may fire later
+                        raise ProcessExitSignal()
+                    if match is None:
+                        if box:
+                            self.async_ok, user_code = user_code, False  # back to user code
+                            return box.popleft()
+                    else:
+                        n = len(box)
+                        for i in range(scanned, n):
+                            msg = box[i]
+                            if match(msg):
+                                del box[i]
+                                self.async_ok, user_code = user_code, False
+                                return msg
+                        scanned = n
+                    if deadline is None:
+                        remaining = -1
+                    else:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise TimeoutError(f"receive: no matching message within {timeout} s")
+                    self.waiting = True
+                woken = False
+                try:
+                    woken = self._wake.acquire(True, remaining)
+                finally:
+                    if not woken:  # timed out or interrupted (Ctrl-C): undo our wait
+                        with lock:
+                            if self.waiting:
+                                self.waiting = False
+                            else:
+                                self._wake.acquire(False)  # a wake-up raced the timeout: consume it
+        finally:
+            if user_code:  # leaving by an exception (timeout, Ctrl-C): back to user code
+                with lock:
+                    self.async_ok = self.pending_exit is None
 
     def drain(self) -> list:
         with self.cond:
