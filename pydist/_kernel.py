@@ -9,7 +9,6 @@ to. Spawning on another node goes through ``Node.spawn``.
 from __future__ import annotations
 
 import logging
-import time
 
 from . import _wire
 from ._errors import Exit

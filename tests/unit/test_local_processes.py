@@ -47,7 +47,7 @@ def test_trap_exit_turns_link_exits_into_messages():
 
     def parent():
         Process.flag("trap_exit", True)
-        child = spawn_link(lambda: (_ for _ in ()).throw(Exit("boom")))
+        spawn_link(lambda: (_ for _ in ()).throw(Exit("boom")))
         done.append(receive(timeout=5))
 
     pid, ref = spawn_monitor(parent)
