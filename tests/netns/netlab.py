@@ -243,6 +243,11 @@ class Lab:
         else:
             raise ValueError(f"partition method {method!r}: use 'nft' or 'bridge'")
 
+    def _nft(self, host: Host, script: str) -> None:
+        res = self.run(host, ["nft", "-f", "-"], input=script)
+        if res.returncode != 0:
+            raise RuntimeError(f"nft in {host.ns} failed: {res.stderr.strip()}")
+
     def _nft_drop(self, host: Host, addrs: list[str]) -> None:
         if not addrs:
             return
@@ -251,9 +256,7 @@ class Lab:
                   f"  chain in {{ type filter hook input priority 0; ip saddr {{ {targets} }} drop; }}\n"
                   f"  chain out {{ type filter hook output priority 0; ip daddr {{ {targets} }} drop; }}\n"
                   f"}}\n")
-        res = self.run(host, ["nft", "-f", "-"], input=script)
-        if res.returncode != 0:
-            raise RuntimeError(f"nft in {host.ns} failed: {res.stderr.strip()}")
+        self._nft(host, script)
         self._nft_hosts.add(host.ns)
 
     def firewall(self, host, tcp_ports) -> None:
@@ -268,9 +271,7 @@ class Lab:
                   f"  chain in {{ type filter hook input priority 0; policy drop;\n"
                   f"    iifname lo accept; ct state established,related accept;\n"
                   f"    tcp dport {{ {ports} }} accept; }}\n}}\n")
-        res = self.run(host, ["nft", "-f", "-"], input=script)
-        if res.returncode != 0:
-            raise RuntimeError(f"nft in {host.ns} failed: {res.stderr.strip()}")
+        self._nft(host, script)
         self._firewalled.add(host.ns)
 
     def isolate(self, host) -> None:
