@@ -41,7 +41,9 @@ class Runtime:
         self.dist = None
         self._next_id = 1
         self._id_lock = threading.Lock()
-        self._refs = itertools.count(1)
+        # refs start where this incarnation's random creation says: a restarted node
+        # does not hand out refs its previous life gave to peers still holding them
+        self._refs = itertools.count((self.creation & 0xFFFFFF) << 20)
         self.procs: dict[int, Process] = {}
         self.names: dict[str, Process] = {}
         self.lock = threading.RLock()
