@@ -1,16 +1,16 @@
 """pydist: distributed Python, the Erlang way.
 
-The public API, re-exported from private modules (``_kernel``, ``_node``,
-``_rpc`` …). Everything a prompt has in its namespace can also be imported
+The public API, re-exported from the private layers (``_api`` for processes, ``Node``
+and ``rpc``; ``_otp`` for the behaviours, loaded on first use). Everything a prompt has in its namespace can also be imported
 from here: ``from pydist import node, Node, spawn, send, receive``.
 """
 
-from ._errors import (AuthenticationError, CookieError, Exit, NameInUse, NameServerUnreachable,
+from ._base.errors import (AuthenticationError, CookieError, Exit, NameInUse, NameServerUnreachable,
                       ProtocolError, PydistError, RemoteError, UsageError)
-from ._kernel import Process, flush, make_ref, node, receive, self, send, spawn, spawn_link, spawn_monitor
-from ._node import Node, start, stop
-from ._rpc import rpc
-from ._terms import Pid, Ref
+from ._api.processes import Process, flush, make_ref, node, receive, self, send, spawn, spawn_link, spawn_monitor
+from ._api.node import Node, start, stop
+from ._api.rpc import rpc
+from ._base.terms import Pid, Ref
 
 __version__ = "0.1.0"
 
@@ -22,8 +22,8 @@ __all__ = [
 ]
 
 
-_LAZY = {"GenServer": "_genserver", "Supervisor": "_supervisor", "Application": "_application",
-         "Cluster": "_cluster", "h": "_help"}
+_LAZY = {"GenServer": "_otp.genserver", "Supervisor": "_otp.supervisor", "Application": "_otp.application",
+         "Cluster": "_otp.cluster", "h": "_repl.help"}
 
 
 def __getattr__(name):

@@ -13,9 +13,8 @@ import os
 import runpy
 import sys
 import threading
-import traceback
 
-from ._errors import PydistError, UsageError
+from ._base.errors import PydistError, UsageError
 
 __all__ = ["main"]
 
@@ -76,7 +75,7 @@ class _TerminalHandler(logging.Handler):
     """Log lines go where the node's terminal output goes (above the prompt)."""
 
     def emit(self, record):
-        from ._iofwd import TERMINAL
+        from ._core.iofwd import TERMINAL
 
         try:
             line = self.format(record) + "\n"
@@ -100,27 +99,10 @@ def setup_logging() -> None:
         log.propagate = False
 
 
-_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def _user_frames(te: traceback.TracebackException, seen=None) -> None:
-    """Keep the user's frames: not pydist's own, not runpy's (in the whole chain)."""
-    seen = set() if seen is None else seen
-    if id(te) in seen:
-        return
-    seen.add(id(te))
-    frames = [f for f in te.stack
-              if not f.filename.startswith(_PKG_DIR) and not f.filename.startswith("<frozen runpy")]
-    te.stack = traceback.StackSummary.from_list(frames)
-    for nxt in (te.__cause__, te.__context__):
-        if nxt is not None:
-            _user_frames(nxt, seen)
-
-
 def _print_exception(err: BaseException) -> None:
-    te = traceback.TracebackException(type(err), err, err.__traceback__)
-    _user_frames(te)
-    sys.stderr.write("".join(te.format()))
+    from ._base.tracebacks import format_user_exception
+
+    sys.stderr.write(format_user_exception(err, compact=False))
 
 
 def _run_code(fn) -> int:
@@ -146,7 +128,7 @@ def _run_code(fn) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "epmd":
-        from ._nameserver import main as epmd_main
+        from ._net.nameserver import main as epmd_main
 
         return epmd_main(argv[1:])
     args = build_parser().parse_args(argv)
@@ -159,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"pydist: {err}\n")
         return 1
     finally:
-        from ._iofwd import TERMINAL, flush_all
-        from ._node import stop
+        from ._core.iofwd import TERMINAL, flush_all
+        from ._api.node import stop
 
         flush_all()  # unfinished lines printed here
         TERMINAL.drain()  # output that arrived from other nodes is shown before we go
@@ -168,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args) -> int:
-    from . import _iofwd
-    from ._node import DEFAULT_TICKTIME, start
+    from ._core import iofwd as _iofwd
+    from ._api.node import DEFAULT_TICKTIME, start
 
     if args.interactive and not (args.eval or args.script):
         raise UsageError("-i goes with -e CODE or SCRIPT")
@@ -184,11 +166,11 @@ def _main(args) -> int:
               ticktime=args.ticktime or DEFAULT_TICKTIME, port=_port_spec(args.port))
     elif args.remsh:
         raise UsageError("--remsh needs this node to have a name too: add --sname NAME")
-    from ._namespace import prompt_namespace
+    from ._repl.namespace import prompt_namespace
 
     ns = prompt_namespace()
     if args.app:
-        from ._application import start_cli_app
+        from ._otp.application import start_cli_app
 
         start_cli_app(args.app, ns)
     code = 0
@@ -203,7 +185,7 @@ def _main(args) -> int:
         sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
         code = _run_code(lambda: ns.update(runpy.run_path(path, init_globals=ns, run_name="__main__")))
     if (args.eval is None and not args.script) or args.interactive:
-        from ._repl import run_repl
+        from ._repl.loop import run_repl
 
         return run_repl(ns, remsh=args.remsh)
     return code

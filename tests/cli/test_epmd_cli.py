@@ -13,17 +13,17 @@ import sys
 import pytest
 
 from conftest import free_port, wait_for
-from pydist import _nameserver as ns
+from pydist._net import nameserver as ns
 
 pytestmark = pytest.mark.timeout(60)
 
 EPMD = [sys.executable, "-c",
-        "import sys; from pydist._nameserver import main; sys.exit(main(sys.argv[1:]))"]
+        "import sys; from pydist._net.nameserver import main; sys.exit(main(sys.argv[1:]))"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 REGISTRANT = """
 import sys
-from pydist._nameserver import register
+from pydist._net.nameserver import register
 reg = register(sys.argv[1], int(sys.argv[2]), on_notice=lambda t: print("notice:", t, flush=True))
 print("registered", flush=True)
 sys.stdin.read()
@@ -166,7 +166,7 @@ def test_daemon_reports_a_port_held_by_another_program(port):
 
 
 def test_ensure_running_races_from_two_processes(port, spawn):
-    code = ("from pydist._nameserver import ensure_running, ping; ensure_running(); "
+    code = ("from pydist._net.nameserver import ensure_running, ping; ensure_running(); "
             "print(ping())")
     racers = [spawn([sys.executable, "-c", code]) for _ in range(2)]
     for proc in racers:

@@ -12,8 +12,8 @@ import pytest
 import zmq
 
 from conftest import COOKIE, wait_for
-from pydist._cookie import curve_keys
-from pydist._wire import SEND
+from pydist._net.cookie import curve_keys
+from pydist._net.wire import SEND
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,7 +57,7 @@ def _attack(port: int, path: str, keys=None, server_key=None, until=None) -> Non
 
 def test_unauthenticated_frames_are_never_unpickled(nodes, tmp_path):
     a = nodes.start("a")
-    port = int(a.value("__import__('pydist._runtime', fromlist=['RUNTIME']).RUNTIME.dist.port"))
+    port = int(a.value("__import__('pydist._core.runtime', fromlist=['RUNTIME']).RUNTIME.dist.port"))
     null_target = tmp_path / "null-mechanism"
     _attack(port, str(null_target))
     wrong = curve_keys("not-the-cookie")

@@ -35,7 +35,7 @@ PAYLOADS = [
 
 def test_random_bytes_on_the_node_port(nodes):
     a, b = nodes.start("a"), nodes.start("b")
-    port = int(a.value("__import__('pydist._runtime', fromlist=['RUNTIME']).RUNTIME.dist.port"))
+    port = int(a.value("__import__('pydist._core.runtime', fromlist=['RUNTIME']).RUNTIME.dist.port"))
     _garbage(port, PAYLOADS * 3)
     # a silent half-open connection must not block anyone either
     idle = socket.create_connection(("127.0.0.1", port))

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from conftest import free_port, wait_for
-from pydist import _nameserver as ns
-from pydist._errors import NameInUse, NameServerUnreachable, PydistError
+from pydist._net import nameserver as ns
+from pydist._base.errors import NameInUse, NameServerUnreachable, PydistError
 
 pytestmark = pytest.mark.timeout(60)
 

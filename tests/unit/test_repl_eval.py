@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from pydist._namespace import prompt_namespace
-from pydist._repl_eval import Evaluator, format_exception, is_complete
+from pydist._repl.namespace import prompt_namespace
+from pydist._repl.evaluate import Evaluator, format_exception, is_complete
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -104,7 +104,7 @@ def test_huge_values_are_truncated_with_a_note(capsys):
 
 
 def test_exit_leaves(capsys):
-    from pydist._repl import prompt_helpers
+    from pydist._repl.namespace import prompt_helpers
 
     ev, ns = new_eval()
     ns.update(prompt_helpers(ns))
@@ -122,7 +122,7 @@ def test_format_exception_survives_a_broken_str():
 
 
 def test_run_repl_reads_a_pipe(monkeypatch, capsys):
-    from pydist._repl import run_repl
+    from pydist._repl.loop import run_repl
 
     src = "x = 2\nfor i in range(2):\n    x *= 10\nx\nundefined_name\n'end'\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(src.encode())))
@@ -133,7 +133,7 @@ def test_run_repl_reads_a_pipe(monkeypatch, capsys):
 
 
 def test_prompt_text():
-    from pydist._repl import _prompt_text
+    from pydist._repl.loop import _prompt_text
 
     ev, _ = new_eval()
     ev.counter = 7
@@ -145,8 +145,8 @@ def test_prompt_text():
 
 
 def test_above_writer_holds_half_lines_briefly_and_keeps_order():
-    from pydist import _repl_term
-    from pydist._repl_term import AboveWriter
+    from pydist._repl import terminal as _repl_term
+    from pydist._repl.terminal import AboveWriter
 
     out, err = io.StringIO(), io.StringIO()
     w = AboveWriter(out, err)
@@ -175,7 +175,7 @@ def test_above_writer_holds_half_lines_briefly_and_keeps_order():
 def test_completer_names_attributes_and_strings():
     from prompt_toolkit.document import Document  # a dependency of pydist: never skipped
 
-    from pydist._repl_complete import PromptCompleter
+    from pydist._repl.complete import PromptCompleter
 
     ns = prompt_namespace()
     ns["greeting"] = "hi"
@@ -193,7 +193,7 @@ def test_completer_names_attributes_and_strings():
 
 
 def test_help_lists_builtins_and_documents_objects(capsys):
-    from pydist._help import h
+    from pydist._repl.help import h
 
     h()
     out = capsys.readouterr().out

@@ -7,9 +7,9 @@ import pytest
 
 import pydist
 from pydist import Exit, Pid, Ref
-from pydist._cookie import curve_keys
-from pydist._names import make_own_name, qualify, split
-from pydist._pickling import dumps_call
+from pydist._net.cookie import curve_keys
+from pydist._base.names import make_own_name, qualify, split
+from pydist._net.pickling import dumps_call
 
 
 def test_pid_and_ref_are_readable_immutable_and_travel():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pydist import _nameserver
+from pydist._net import nameserver as _nameserver
 from pydist_tests_conftest import wait_for
 
 pytestmark = pytest.mark.timeout(180)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pydist import _nameserver
+from pydist._net import nameserver as _nameserver
 from pydist_tests_conftest import TIMEOUT, base_env, unique, wait_for
 
 pytestmark = pytest.mark.timeout(180)

@@ -18,10 +18,10 @@ import traceback
 
 import cloudpickle
 
-from ._errors import Exit
-from ._names import NONODE, qualify
-from ._process import Process, ProcessExitSignal, WorkerPool, current, set_current
-from ._terms import Pid, Ref
+from .._base.errors import Exit
+from .._base.names import NONODE, qualify
+from .state import Process, ProcessExitSignal, WorkerPool, current, set_current
+from .._base.terms import Pid, Ref
 
 log = logging.getLogger("pydist")
 

@@ -26,7 +26,7 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import recv_monitor_message
 
-from ._errors import PydistError
+from .._base.errors import PydistError
 
 log = logging.getLogger("pydist.transport")
 

@@ -47,7 +47,7 @@ import sys
 import threading
 import time
 
-from ._errors import NameInUse, NameServerUnreachable, PydistError
+from .._base.errors import NameInUse, NameServerUnreachable, PydistError
 
 __all__ = ["DEFAULT_PORT", "Registration", "epmd_port", "split_name", "register", "lookup",
            "names", "notify", "ping", "kill", "ensure_running", "serve", "main"]
@@ -61,7 +61,7 @@ IDLE_TIMEOUT = 10.0          # seconds an unregistered connection may wait betwe
 WRITE_TIMEOUT = 10.0         # seconds a reply may wait for a client that does not read
 NOTICE_BUFFER = 64 * 1024    # notices to a registrant that does not read are dropped past this
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_SERVE_CODE = "import sys; from pydist._nameserver import main; sys.exit(main(sys.argv[1:]))"
+_SERVE_CODE = "import sys; from pydist._net.nameserver import main; sys.exit(main(sys.argv[1:]))"
 
 
 def epmd_port() -> int:

@@ -27,36 +27,18 @@ import shutil
 import sys
 import threading
 
-from ._iofwd import TERMINAL
-from ._process import ProcessExitSignal
-from ._repl_eval import Evaluator, format_exception, is_complete, take_exit_signal
-from ._runtime import RUNTIME
+from .._core.iofwd import TERMINAL
+from .._core.state import ProcessExitSignal
+from .namespace import prompt_helpers
+from .evaluate import Evaluator, format_exception, is_complete, take_exit_signal
+from .._core.runtime import RUNTIME
 
-__all__ = ["run_repl", "prompt_helpers"]
+__all__ = ["run_repl"]
 
 STARTUP_FILE = ".pydist.py"
 _CONTINUES = ("else", "elif", "except", "finally", "case")
 
 
-class _Quit:
-    """``exit()``/``quit()`` that leave the prompt (site's version would close stdin)."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"Use {self.name}() or Ctrl-D to leave the prompt"
-
-    def __call__(self, code=0):
-        raise SystemExit(code)
-
-
-def prompt_helpers(ns: dict) -> dict:
-    """The names only a prompt has: c, nl, exit, quit (v comes with the Evaluator)."""
-    from ._repl_load import make_loaders
-
-    c, nl = make_loaders(ns)
-    return {"c": c, "nl": nl, "exit": _Quit("exit"), "quit": _Quit("quit")}
 
 
 def _exit_code(err: SystemExit) -> int:
@@ -94,10 +76,10 @@ def run_repl(ns: dict, remsh: str | None = None) -> int:
     fancy = stdin_tty and _isatty(TERMINAL.out) and os.environ.get("TERM", "") not in ("dumb", "unknown")
     color = _use_color()
     if remsh:
-        from ._node import Node
-        from ._names import qualify
-        from ._errors import PydistError
-        from ._repl_remsh import RemoteEvaluator
+        from .._api.node import Node
+        from .._base.names import qualify
+        from .._base.errors import PydistError
+        from .remsh import RemoteEvaluator
 
         target = qualify(remsh, RUNTIME.name)
         if Node.ping(target) != "pong":
@@ -161,8 +143,8 @@ def _run_entry(ev, proc, text: str) -> bool:
 
 
 def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
-    from ._repl_complete import PromptCompleter
-    from ._repl_term import PromptTerminal
+    from .complete import PromptCompleter
+    from .terminal import PromptTerminal
 
     def names():
         return ev.names if remote else list(ns)
@@ -171,7 +153,7 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
         return ns[name] if name in ns else getattr(builtins, name)
 
     term = PromptTerminal(completer=PromptCompleter(names, lookup), proc=proc, on_idle_exit=_say)
-    from . import __version__
+    from .. import __version__
 
     where = f"on {getattr(ev, 'prompt_node', RUNTIME.name)}" if RUNTIME.dist is not None else "not distributed"
     _say(f"pydist {__version__} (Python {sys.version.split()[0]}) {where}"
@@ -279,6 +261,6 @@ def _line_loop(ev, proc, prompts: bool) -> int:
 
 def _done_in_script(src: str) -> bool:
     """In a pipe a block waits for the next top-level line (or the end of input)."""
-    from ._repl_eval import _last_line_in_block
+    from .evaluate import _last_line_in_block
 
     return not _last_line_in_block(src)

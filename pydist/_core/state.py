@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 
-from ._terms import Pid, Ref
+from .._base.terms import Pid, Ref
 
 _local = threading.local()
 

@@ -16,18 +16,14 @@ from __future__ import annotations
 import ast
 import io
 import linecache
-import os
 import sys
-import sysconfig
-import traceback
 
-from ._process import ProcessExitSignal, current
+from .._base.tracebacks import format_user_exception
+from .._core.state import ProcessExitSignal, current
 
 __all__ = ["Evaluator", "format_exception", "exit_signal_text", "take_exit_signal", "is_complete",
            "INTERRUPT"]
 
-_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_LIB_DIRS = tuple({os.path.join(sysconfig.get_paths()[k], "") for k in ("stdlib", "purelib", "platlib")})
 MAX_LINES = 400         # a value's rendering longer than this is cut (the value stays in v(n))
 MAX_CHARS = 40_000
 MAX_ITEMS = 100         # items shown per container before rich writes "... +N"
@@ -94,31 +90,9 @@ def _last_line_in_block(src: str) -> bool:
 
 
 # -- exceptions --------------------------------------------------------------------
-def _trim(te: traceback.TracebackException, seen: set) -> None:
-    if id(te) in seen:
-        return
-    seen.add(id(te))
-    kept, inside = [], False
-    for f in te.stack:  # pydist's frames go, and library frames below them (threading.wait ...)
-        name = f.filename or ""
-        if name.startswith(_PKG_DIR):
-            inside = True
-        elif not (inside and name.startswith(_LIB_DIRS)):
-            kept.append(f)
-    te.stack = traceback.StackSummary.from_list(kept)
-    for other in (te.__cause__, te.__context__):
-        if other is not None:
-            _trim(other, seen)
-
-
 def format_exception(err: BaseException) -> str:
     """The traceback as Python prints it, without pydist's own frames."""
-    try:
-        te = traceback.TracebackException(type(err), err, err.__traceback__, compact=True)
-        _trim(te, set())
-        return "".join(te.format())
-    except Exception:  # a broken __str__ must not break the prompt
-        return f"{type(err).__name__}: <exception could not be shown>\n"
+    return format_user_exception(err)
 
 
 def _reason_text(reason) -> str:

@@ -18,8 +18,8 @@ import sys
 import threading
 import time
 
-from ._process import current
-from ._runtime import RUNTIME
+from .state import current
+from .runtime import RUNTIME
 
 _MAX_PENDING = 8192
 

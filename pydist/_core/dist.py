@@ -19,12 +19,14 @@ import threading
 import time
 from collections import deque
 
-from . import _nameserver, _names, _wire
-from ._cookie import curve_keys
-from ._errors import NameInUse, NameServerUnreachable
-from ._process import begin_batch, end_batch
-from ._terms import Pid, Ref
-from ._transport import HANDSHAKE_FAILED, Transport
+from .._net import nameserver as _nameserver
+from .._base import names as _names
+from .._net import wire as _wire
+from .._net.cookie import curve_keys
+from .._base.errors import NameInUse, NameServerUnreachable
+from .state import begin_batch, end_batch
+from .._base.terms import Pid, Ref
+from .._net.transport import HANDSHAKE_FAILED, Transport
 
 import zmq
 

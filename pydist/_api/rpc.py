@@ -13,11 +13,11 @@ import traceback
 
 import cloudpickle
 
-from ._errors import Exit, RemoteError
-from ._kernel import drop_reply, spawn_on
-from ._process import ProcessExitSignal
-from ._runtime import RUNTIME
-from . import _names
+from .._base.errors import Exit, RemoteError
+from .._base import names as _names
+from .node import Node
+from .processes import Process, ProcessExitSignal, drop_reply, make_ref, node as own_node, receive, send, spawn_on
+from .processes import self as self_pid
 
 
 def _run_and_reply(fn, args, reply_to, tag):
@@ -38,7 +38,7 @@ def _run_and_reply(fn, args, reply_to, tag):
         except Exception:
             blob = None
         outcome = (False, (blob, type(err).__name__, str(err), tb))
-    RUNTIME.send(reply_to, ("$rpc", tag, outcome))
+    send(reply_to, ("$rpc", tag, outcome))
 
 
 def call(node: str, fn, *args, timeout: float = 5.0):
@@ -49,17 +49,17 @@ def call(node: str, fn, *args, timeout: float = 5.0):
     ``("timeout", ...)`` after ``timeout`` seconds, or
     ``(("nodedown", node), ...)`` if the node is down or goes down.
     """
-    node = _names.qualify(node, RUNTIME.name)
-    me = RUNTIME.adopt()
-    tag = RUNTIME.make_ref()
+    node = _names.qualify(node, own_node())
+    me = self_pid()
+    tag = make_ref()
     call_desc = ("rpc", "call", [node, getattr(fn, "__name__", repr(fn))])
     deadline = time.monotonic() + timeout
-    pid, mref = spawn_on(node, _run_and_reply, (fn, args, me.pid, tag), monitor=True,
+    pid, mref = spawn_on(node, _run_and_reply, (fn, args, me, tag), monitor=True,
                          what="rpc.call", timeout=timeout, quiet=True)
     if pid.id == 0:  # the spawn itself did not happen in time: no node, or no answer
-        RUNTIME.demonitor(me, mref, flush=True)
+        Process.demonitor(mref, flush=True)
         drop_reply(tag)
-        if RUNTIME.dist is not None and node in RUNTIME.dist.up_nodes():
+        if node in Node.list():
             raise Exit(("timeout", call_desc), f"rpc.call to {node} timed out after {timeout} s "
                        "(the node did not even start the function; is it overloaded or hung?)")
         raise Exit((("nodedown", node), call_desc),
@@ -71,11 +71,11 @@ def call(node: str, fn, *args, timeout: float = 5.0):
                                      or (len(m) == 5 and m[0] == "DOWN" and m[1] == mref))
 
     try:
-        msg = me.receive(max(0.0, deadline - time.monotonic()), mine)
+        msg = receive(max(0.0, deadline - time.monotonic()), mine)
     except BaseException as err:  # a timeout, or Ctrl-C at the prompt: leave no late reply behind
-        RUNTIME.demonitor(me, mref, flush=True)
+        Process.demonitor(mref, flush=True)
         drop_reply(tag)
-        RUNTIME.exit_signal(pid, me.pid, "kill", via_link=False)
+        Process.exit(pid, "kill")
         if not isinstance(err, TimeoutError):
             raise
         raise Exit(("timeout", call_desc),
@@ -88,7 +88,7 @@ def call(node: str, fn, *args, timeout: float = 5.0):
                        f"rpc.call: no connection to {node} (the node is down or unreachable; "
                        f"check it with Node.ping({node!r}))")
         raise Exit((reason, call_desc), f"rpc.call on {node}: the process exited with {reason!r}")
-    RUNTIME.demonitor(me, mref, flush=True)
+    Process.demonitor(mref, flush=True)
     ok, value = msg[2]
     if ok:
         return value

@@ -11,12 +11,14 @@ from __future__ import annotations
 import atexit
 import logging
 
-from . import _iofwd, _names
-from ._cookie import load_cookie
-from ._errors import UsageError
-from ._kernel import spawn_on
-from ._runtime import RUNTIME
-from ._terms import Pid
+from .._core import iofwd as _iofwd
+from .._net import nameserver as _nameserver
+from .._base import names as _names
+from .._net.cookie import load_cookie
+from .._base.errors import UsageError
+from .processes import spawn_on
+from .._core.runtime import RUNTIME
+from .._base.terms import Pid
 
 log = logging.getLogger("pydist")
 
@@ -31,7 +33,7 @@ def start(name: str, *, longnames: bool = False, cookie: str | None = None,
     (default: any free port). Raises NameInUse, CookieError,
     NameServerUnreachable, UsageError.
     """
-    from ._dist import Distribution
+    from .._core.dist import Distribution
 
     if RUNTIME.dist is not None:
         raise UsageError(f"this node is already distributed as {RUNTIME.name}")
@@ -144,3 +146,10 @@ class Node:
         """The caller receives ``("nodeup", n)`` / ``("nodedown", n)`` for every node."""
         _dist("Node.monitor_nodes").monitor_nodes(RUNTIME.adopt().pid, flag)
         return True
+
+    @staticmethod
+    def names() -> list[str]:
+        """The nodes registered with this host's name server, as full names
+        (Erlang's ``:net_adm.names/0``); raises NameServerUnreachable if none runs."""
+        host = RUNTIME.name.split("@", 1)[1] if "@" in RUNTIME.name else _names.short_host()
+        return [f"{name}@{host}" for name, _port in _nameserver.names()]

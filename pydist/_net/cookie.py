@@ -19,7 +19,7 @@ from pathlib import Path
 import zmq
 from zmq.utils import z85
 
-from ._errors import CookieError
+from .._base.errors import CookieError
 
 
 def cookie_path() -> Path:

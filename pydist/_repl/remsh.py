@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import sys
 
-from ._errors import PydistError
-from ._iofwd import TERMINAL
-from ._kernel import Process, spawn_on
-from ._process import ProcessExitSignal, current
-from ._repl_eval import INTERRUPT, Evaluator, take_exit_signal
-from ._runtime import RUNTIME
+from .._base.errors import PydistError
+from .._core.iofwd import TERMINAL
+from .._api.processes import Process, spawn_on
+from .._core.state import ProcessExitSignal, current
+from .evaluate import INTERRUPT, Evaluator, take_exit_signal
+from .._core.runtime import RUNTIME
 
 __all__ = ["RemoteEvaluator", "session_main"]
 
@@ -45,8 +45,8 @@ def _names(ns) -> list[str]:
 
 def session_main(client, color: bool, width: int) -> None:
     """The session process on the target node (spawned by the client)."""
-    from ._namespace import prompt_namespace
-    from ._repl import prompt_helpers
+    from .namespace import prompt_namespace
+    from .namespace import prompt_helpers
 
     me = current()
     ns = prompt_namespace()
@@ -114,7 +114,7 @@ class RemoteEvaluator:
     def run(self, src: str) -> bool:
         if not src.strip():
             return False
-        from ._kernel import make_ref
+        from .._api.processes import make_ref
 
         tag = make_ref()
         RUNTIME.send(self.session, ("$remsh", "eval", tag, (src, self.width)))

@@ -19,8 +19,8 @@ import asyncio
 import os
 import threading
 
-from ._iofwd import TERMINAL
-from ._repl_eval import is_complete, take_exit_signal
+from .._core.iofwd import TERMINAL
+from .evaluate import is_complete, take_exit_signal
 
 __all__ = ["AboveWriter", "PromptTerminal", "clean_text"]
 

@@ -90,8 +90,8 @@ def make_loaders(ns: dict):
 
         Returns ``("ok", [(node, "loaded", name) or (node, "error", why), ...])``.
         """
-        from ._node import Node
-        from ._rpc import call
+        from .._api.node import Node
+        from .._api.rpc import call
 
         if isinstance(module, str):
             module = sys.modules.get(module) or importlib.import_module(module)

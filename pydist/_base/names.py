@@ -12,7 +12,7 @@ import logging
 import re
 import socket
 
-from ._errors import PydistError, UsageError
+from .errors import PydistError, UsageError
 
 NONODE = "nonode@nohost"
 _PART = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import logging
 
-from . import _wire
-from ._errors import Exit
-from ._pickling import dumps_call
-from ._runtime import RUNTIME
-from ._terms import Pid, Ref
+from .._net import wire as _wire
+from .._base.errors import Exit
+from .._net.pickling import dumps_call
+from .._core.runtime import RUNTIME
+from .._core.state import ProcessExitSignal
+from .._base.terms import Pid, Ref
 
 log = logging.getLogger("pydist")
+
+__all__ = ["node", "self", "make_ref", "send", "receive", "drop_reply", "flush", "spawn_on",
+           "spawn", "spawn_link", "spawn_monitor", "Process", "ProcessExitSignal"]
 
 
 def node() -> str:

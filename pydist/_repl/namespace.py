@@ -24,3 +24,24 @@ def prompt_namespace() -> dict:
         except (AttributeError, ImportError):
             pass  # a layer not built yet must not break the prompt
     return ns
+
+
+class _Quit:
+    """``exit()``/``quit()`` that leave the prompt (site's version would close stdin)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Use {self.name}() or Ctrl-D to leave the prompt"
+
+    def __call__(self, code=0):
+        raise SystemExit(code)
+
+
+def prompt_helpers(ns: dict) -> dict:
+    """The names only a prompt has: c, nl, exit, quit (v comes with the Evaluator)."""
+    from .load import make_loaders
+
+    c, nl = make_loaders(ns)
+    return {"c": c, "nl": nl, "exit": _Quit("exit"), "quit": _Quit("quit")}

@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from . import _names, _nameserver
-from ._genserver import GenServer
-from ._kernel import Process, node
-from ._kernel import self as self_pid
-from ._node import Node
-from ._supervisor import Supervisor
+from .._base import names as _names
+from .genserver import GenServer
+from .._api.processes import Process, node
+from .._api.processes import self as self_pid
+from .._api.node import Node
+from .supervisor import Supervisor
 
 __all__ = ["Cluster"]
 
@@ -137,9 +137,8 @@ class LocalEpmd(_Strategy):
     kind = "LocalEpmd"
 
     def targets(self, st):
-        host = node().split("@", 1)[1]
         try:
-            return [f"{name}@{host}" for name, _port in _nameserver.names()]
+            return Node.names()
         except Exception as err:  # the name server is restarting: try again next poll
             log.debug("cluster %s: name server: %s", st["topology"], err)
             return []

@@ -20,13 +20,13 @@ see.
 from __future__ import annotations
 
 import logging
-import os
 import reprlib
 import traceback
 
-from ._errors import Exit
-from ._kernel import Process, node, receive, send
-from ._kernel import self as self_pid
+from .._base.errors import Exit
+from .._base.tracebacks import user_traceback
+from .._api.processes import Process, node, receive, send
+from .._api.processes import self as self_pid
 
 log = logging.getLogger("pydist")
 
@@ -116,17 +116,6 @@ def main(cls, arg, name, starter, tag, linked):
     srv.loop(inst, ret[1], ret[2] if len(ret) == 3 else None)
 
 
-_PKG = os.path.dirname(os.path.abspath(__file__))
-
-
-def _user_tb(err: BaseException):
-    """The traceback from the first frame that is not pydist's own (the callback)."""
-    tb = err.__traceback__
-    while tb is not None and os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == _PKG:
-        tb = tb.tb_next
-    return tb or err.__traceback__
-
-
 def describe(msg, cb) -> str:
     """The message a report names, as Elixir prints it (a call shows its caller)."""
     if cb == "init":
@@ -155,7 +144,7 @@ class _Server:
         if state is not None:
             text += f"\nState: {_repr.repr(state)}"
         if err is not None:
-            text += "\n" + "".join(traceback.format_exception(type(err), err, _user_tb(err))).rstrip()
+            text += "\n" + "".join(traceback.format_exception(type(err), err, user_traceback(err))).rstrip()
         log.error("%s", text)
 
     def loop(self, inst, state, extra) -> None:

@@ -24,9 +24,9 @@ _DOTTED = re.compile(r"(?:^|[^\w.])(?P<word>[A-Za-z_][\w]*(?:\.[A-Za-z_]?\w*)*)$
 
 def node_names() -> list[tuple[str, str]]:
     """Known node names (not this one) with where they are known from."""
-    from ._names import short_host
-    from ._node import Node
-    from ._runtime import RUNTIME
+    from .._base.names import short_host
+    from .._api.node import Node
+    from .._core.runtime import RUNTIME
 
     me = RUNTIME.name
     found: dict[str, str] = {}
@@ -34,7 +34,7 @@ def node_names() -> list[tuple[str, str]]:
         found[n] = "connected"
     host = me.split("@", 1)[1] if RUNTIME.dist is not None else short_host()
     try:
-        from ._nameserver import names
+        from .._net.nameserver import names
 
         for name, port in names(timeout=0.5):
             full = f"{name}@{host}"

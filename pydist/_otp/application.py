@@ -33,11 +33,11 @@ import traceback
 
 import cloudpickle
 
-from ._cluster import ClusterSupervisor
-from ._errors import PydistError
-from ._genserver import explain
-from ._kernel import Process, receive, spawn
-from ._supervisor import Supervisor
+from .cluster import ClusterSupervisor
+from .._base.errors import PydistError
+from .genserver import explain
+from .._api.processes import Process, receive, spawn
+from .supervisor import Supervisor
 
 __all__ = ["Application", "ApplicationError", "start_cli_app"]
 

@@ -19,11 +19,11 @@ import logging
 import time
 from collections import deque
 
-from ._genserver import GenServer, explain
-from ._genserver_loop import exception_reason, normal_exit
-from ._kernel import Process, node, receive, send
-from ._kernel import self as self_pid
-from ._terms import Pid
+from .genserver import GenServer, explain
+from .server_loop import exception_reason, normal_exit
+from .._api.processes import Process, node, receive, send
+from .._api.processes import self as self_pid
+from .._base.terms import Pid
 
 __all__ = ["Supervisor"]
 

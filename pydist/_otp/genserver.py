@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import time
 
-from . import _genserver_loop as _server
-from ._errors import Exit
-from ._names import qualify
-from ._kernel import Process, drop_reply, make_ref, node, receive, send, spawn_on
-from ._kernel import self as self_pid
-from ._terms import Pid, Ref
+from . import server_loop as _server
+from .._base.errors import Exit
+from .._base.names import qualify
+from .._api.processes import Process, drop_reply, make_ref, node, receive, send, spawn_on
+from .._api.processes import self as self_pid
+from .._base.terms import Pid, Ref
 
 __all__ = ["GenServer"]
 
@@ -316,7 +316,7 @@ class GenServer:
         or unknown is known bad at once, not after the timeout. ``nodes=None``
         means this node and every connected one.
         """
-        from ._node import Node
+        from .._api.node import Node
 
         nodes = [node()] + Node.list() if nodes is None else [qualify(n, node()) for n in nodes]
         me = self_pid()
@@ -364,7 +364,7 @@ class GenServer:
     @staticmethod
     def abcast(nodes, name: str, request) -> str:
         """Cast ``request`` to ``name`` on each of ``nodes`` (None: all); ``"abcast"``."""
-        from ._node import Node
+        from .._api.node import Node
 
         nodes = [node()] + Node.list() if nodes is None else [qualify(n, node()) for n in nodes]
         for n in nodes:
