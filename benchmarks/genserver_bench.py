@@ -60,6 +60,7 @@ def _timed(step, n, warm=200):
 # -- the parts ---------------------------------------------------------------
 def raw_server():
     import zmq
+
     ctx = zmq.Context()
     s = ctx.socket(zmq.ROUTER)
     port = s.bind_to_random_port("tcp://127.0.0.1")
@@ -74,6 +75,7 @@ def raw_server():
 
 def raw_client(port, n):
     import zmq
+
     ctx = zmq.Context()
     s = ctx.socket(zmq.DEALER)
     s.connect(f"tcp://127.0.0.1:{port}")
@@ -81,6 +83,7 @@ def raw_client(port, n):
     def step(i):
         s.send(pickle.dumps(("ping", i)))
         pickle.loads(s.recv())
+
     print(json.dumps(_timed(step, int(n))), flush=True)
     s.send(pickle.dumps("quit"))
     time.sleep(0.1)
@@ -95,13 +98,16 @@ def node_main(ns):
 
     GenServer.start(Echo, None, name="bench_echo")
 
-    def raw_echo():   # plain processes: what one pydist message round trip costs
+    def raw_echo():  # plain processes: what one pydist message round trip costs
         from pydist import receive, send
+
         while True:
             pid, i = receive()
             send(pid, ("pong", i))
+
     from pydist import Process, receive, send, spawn
     from pydist import self as me
+
     Process.register(spawn(raw_echo), "bench_msg_echo")
     kv_store = ns["kv_store"]
     print("READY", flush=True)
@@ -133,9 +139,24 @@ class Node:
     def __init__(self, name, env):
         self.name = name
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pydist", "--sname", name, "-S", str(ROOT / "examples" / "kv_store"),
-             __file__, "node"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, env=env, cwd=str(ROOT / "examples" / "kv_store"))
+            [
+                sys.executable,
+                "-m",
+                "pydist",
+                "--sname",
+                name,
+                "-S",
+                str(ROOT / "examples" / "kv_store"),
+                __file__,
+                "node",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=str(ROOT / "examples" / "kv_store"),
+        )
         self._expect("READY")
 
     def _expect(self, prefix):
@@ -145,7 +166,7 @@ class Node:
             if not line:
                 raise RuntimeError(f"{self.name} ended before answering")
             if line.startswith(prefix):
-                return line[len(prefix):].strip()
+                return line[len(prefix) :].strip()
         raise RuntimeError(f"{self.name}: no {prefix} within {WAIT} s")
 
     def ask(self, **cmd):
@@ -163,12 +184,16 @@ class Node:
 
 
 def raw_round(env, n):
-    server = subprocess.Popen([sys.executable, __file__, "raw-server"], stdout=subprocess.PIPE,
-                              text=True, env=env)
+    server = subprocess.Popen([sys.executable, __file__, "raw-server"], stdout=subprocess.PIPE, text=True, env=env)
     try:
         port = server.stdout.readline().strip()
-        out = subprocess.run([sys.executable, __file__, "raw-client", port, str(n)], capture_output=True,
-                             text=True, env=env, timeout=WAIT)
+        out = subprocess.run(
+            [sys.executable, __file__, "raw-client", port, str(n)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=WAIT,
+        )
         return json.loads(out.stdout)
     finally:
         server.wait(10) if server.poll() is None else None
@@ -182,9 +207,15 @@ def main(argv):
         port = s.getsockname()[1]
     home = tempfile.mkdtemp(prefix="pydist-bench-home-")
     names = [f"gb{i}x{os.getpid()}@localhost" for i in range(3)]
-    env = dict(os.environ, PYDIST_EPMD_PORT=str(port), HOME=home, PYDIST_COOKIE=secrets.token_hex(16),
-               KV_STORE_HOSTS=",".join(names), KV_STORE_POLL="5",
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        PYDIST_EPMD_PORT=str(port),
+        HOME=home,
+        PYDIST_COOKIE=secrets.token_hex(16),
+        KV_STORE_HOSTS=",".join(names),
+        KV_STORE_POLL="5",
+        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     nodes = []
     try:
         nodes = [Node(name, env) for name in names]
@@ -196,7 +227,7 @@ def main(argv):
             time.sleep(0.1)
         rows = {k: [] for k in ("raw", "msg", "local", "remote", "put")}
         put_rate = []
-        for _ in range(rounds):   # blocks take turns, so load elsewhere hits them alike
+        for _ in range(rounds):  # blocks take turns, so load elsewhere hits them alike
             rows["raw"].append(_stats(raw_round(env, n)))
             rows["msg"].append(_stats(a.ask(op="msg", n=n, peer=names[1])))
             rows["local"].append(_stats(a.ask(op="local", n=n)))
@@ -212,26 +243,34 @@ def main(argv):
 
 
 def report(rows, put_rate, rounds, n):
-    med = lambda xs: statistics.median(xs)  # noqa: E731
+    med = lambda xs: statistics.median(xs)
     raw50 = med([r["p50"] for r in rows["raw"]])
-    print(f"\n{rounds} rounds x {n} calls (kv_store.put: {n // 3}); medians over rounds; "
-          f"ratio = p50 / raw pyzmq p50 of the same round\n")
+    print(
+        f"\n{rounds} rounds x {n} calls (kv_store.put: {n // 3}); medians over rounds; "
+        f"ratio = p50 / raw pyzmq p50 of the same round\n"
+    )
     print("| | p50 | p90 | ratio to raw (range) | per second (1/p50) |")
     print("|---|---:|---:|---:|---:|")
-    for key, label in (("raw", "raw pyzmq DEALER↔ROUTER ping-pong"),
-                       ("msg", "pydist send + receive, remote node"), ("local", "GenServer.call, local"),
-                       ("remote", "GenServer.call, remote node"),
-                       ("put", "kv_store.put, 3 replicas")):
+    for key, label in (
+        ("raw", "raw pyzmq DEALER↔ROUTER ping-pong"),
+        ("msg", "pydist send + receive, remote node"),
+        ("local", "GenServer.call, local"),
+        ("remote", "GenServer.call, remote node"),
+        ("put", "kv_store.put, 3 replicas"),
+    ):
         p50 = med([r["p50"] for r in rows[key]])
         p90 = med([r["p90"] for r in rows[key]])
         ratios = [r["p50"] / raw["p50"] for r, raw in zip(rows[key], rows["raw"])]
-        print(f"| {label} | {p50:.0f} µs | {p90:.0f} µs | {med(ratios):.2f}× "
-              f"({min(ratios):.2f}–{max(ratios):.2f}) | {1e6 / p50:,.0f} |")
+        print(
+            f"| {label} | {p50:.0f} µs | {p90:.0f} µs | {med(ratios):.2f}× "
+            f"({min(ratios):.2f}–{max(ratios):.2f}) | {1e6 / p50:,.0f} |"
+        )
     layer = [g["p50"] / m["p50"] for g, m in zip(rows["remote"], rows["msg"])]
-    print(f"\nremote GenServer.call / pydist message round trip (same round): {med(layer):.2f}× "
-          f"({min(layer):.2f}–{max(layer):.2f}) — what the GenServer layer adds")
-    print(f"kv_store.put sustained: {med(put_rate):,.0f} writes/s "
-          f"(raw ping-pong: {1e6 / raw50:,.0f} round trips/s)")
+    print(
+        f"\nremote GenServer.call / pydist message round trip (same round): {med(layer):.2f}× "
+        f"({min(layer):.2f}–{max(layer):.2f}) — what the GenServer layer adds"
+    )
+    print(f"kv_store.put sustained: {med(put_rate):,.0f} writes/s (raw ping-pong: {1e6 / raw50:,.0f} round trips/s)")
 
 
 if __name__ == "__main__":

@@ -44,16 +44,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HWM = 200_000          # the same high-water marks pydist's transport uses
-WAIT = 10.0            # seconds any single reply may take before the run fails
-CMD_DEADLINE = 60.0    # seconds any one measurement may take in all
+HWM = 200_000  # the same high-water marks pydist's transport uses
+WAIT = 10.0  # seconds any single reply may take before the run fails
+CMD_DEADLINE = 60.0  # seconds any one measurement may take in all
 TARGETS = {"rt": 1.5, "tp": 0.5, "spawn": 2.0}
 
 
 # -- shared by the measuring processes ------------------------------------------
 def _latency_stats(samples_us: list[float]) -> dict:
     s = sorted(samples_us)
-    pick = lambda q: s[min(len(s) - 1, int(q * len(s)))]  # noqa: E731
+    pick = lambda q: s[min(len(s) - 1, int(q * len(s)))]
     return {"n": len(s), "p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99)}
 
 
@@ -62,6 +62,7 @@ def _timed_loop(step, n: int, warm: int) -> dict:
 
     Returns every sample (µs), so the orchestrator can pool interleaved blocks."""
     from time import perf_counter_ns
+
     for i in range(warm):
         step(i)
     deadline = perf_counter_ns() + int(CMD_DEADLINE * 1e9)
@@ -89,6 +90,7 @@ def _serve_commands(handlers: dict) -> None:
 def raw_server() -> None:
     """Two ROUTERs (plain and CURVE) in one poll loop; drains like pydist's I/O thread."""
     import zmq
+
     ctx = zmq.Context()
     pub, sec = zmq.curve_keypair()
     plain, curve = ctx.socket(zmq.ROUTER), ctx.socket(zmq.ROUTER)
@@ -103,7 +105,7 @@ def raw_server() -> None:
     for s in (plain, curve):
         poller.register(s, zmq.POLLIN)
     poller.register(sys.stdin.fileno(), zmq.POLLIN)
-    state = {plain: [0, 0], curve: [0, 0]}   # socket -> [expected, received]
+    state = {plain: [0, 0], curve: [0, 0]}  # socket -> [expected, received]
     loads, dumps = pickle.loads, pickle.dumps
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -130,6 +132,7 @@ def raw_server() -> None:
 
 def raw_client(plain_port: str, curve_port: str, server_key: str) -> None:
     import zmq
+
     ctx = zmq.Context()
     socks = {}
     for variant, port in (("plain", plain_port), ("curve", curve_port)):
@@ -150,6 +153,7 @@ def raw_client(plain_port: str, curve_port: str, server_key: str) -> None:
         def step(i):
             d.send(dumps(("ping", i)))
             assert loads(d.recv()) == ("pong", i)
+
         return _timed_loop(step, n, warm)
 
     def tp(variant, n):
@@ -168,6 +172,7 @@ def raw_client(plain_port: str, curve_port: str, server_key: str) -> None:
 # -- pydist nodes (run under ``python -m pydist --sname X``) -----------------------
 def _echo() -> None:
     from pydist import Pid, receive, send
+
     ack_to, expected, got = None, 0, 0
     for _ in range(50_000_000):
         msg = receive(timeout=300)
@@ -187,11 +192,13 @@ def _echo() -> None:
 def _reply_to(pid, i) -> None:
     """Runs on node B after a Node.spawn from A; travels by value (defined in __main__)."""
     from pydist import send
+
     send(pid, ("spawned", i))
 
 
 def node_b() -> None:
     from pydist import Process, node, send, spawn
+
     echo = spawn(_echo)
     Process.register(echo, "bench_echo")
     print(f"READY {node()}", flush=True)
@@ -203,6 +210,7 @@ def node_b() -> None:
 
 def node_a(peer: str) -> None:
     from pydist import Node, receive, self, send
+
     if Node.ping(peer) != "pong":
         raise SystemExit(f"node-a: cannot reach {peer}")
     me, dest = self(), ("bench_echo", peer)
@@ -211,6 +219,7 @@ def node_a(peer: str) -> None:
         def step(i):
             send(dest, (me, i))
             assert receive(timeout=WAIT) == ("pong", i)
+
         return _timed_loop(step, n, warm)
 
     def tp(n):
@@ -225,6 +234,7 @@ def node_a(peer: str) -> None:
         def step(i):
             Node.spawn(peer, _reply_to, me, i)
             assert receive(timeout=WAIT) == ("spawned", i)
+
         return _timed_loop(step, n, warm)
 
     print("READY", flush=True)
@@ -237,9 +247,16 @@ class Child:
 
     def __init__(self, name: str, cmd: list[str], env: dict):
         self.name = name
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=env, cwd=str(ROOT),
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=str(ROOT),
+            start_new_session=True,
+        )
         self.lines: queue.Queue = queue.Queue()
         self.log: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -257,11 +274,12 @@ class Child:
             except queue.Empty:
                 line = None
             if line is None:
-                raise RuntimeError(f"{self.name}: no {prefix!r} line within {timeout} s; output:\n"
-                                   + "\n".join(self.log[-30:]))
+                raise RuntimeError(
+                    f"{self.name}: no {prefix!r} line within {timeout} s; output:\n" + "\n".join(self.log[-30:])
+                )
             self.log.append(line)
             if line.startswith(prefix):
-                return line[len(prefix):].strip()
+                return line[len(prefix) :].strip()
 
     def call(self, op: str, **args) -> dict:
         self.proc.stdin.write(json.dumps({"op": op, "args": args}) + "\n")
@@ -315,38 +333,50 @@ def _round(a: Child, raw: Child, sizes: dict, index: int) -> dict:
     samples = {k: [] for k in calls}
     for b in range(blocks):
         w = warm if b == 0 else max(1, warm // 10)
-        for key in order[(b + index) % len(order):] + order[:(b + index) % len(order)]:
+        for key in order[(b + index) % len(order) :] + order[: (b + index) % len(order)]:
             samples[key] += calls[key](w)["samples"]
     r = {k: _latency_stats(v) for k, v in samples.items()}
-    tps = [("raw_plain_tp", lambda: raw.call("tp", variant="plain", n=sizes["tp"])),
-           ("raw_curve_tp", lambda: raw.call("tp", variant="curve", n=sizes["tp"])),
-           ("pydist_tp", lambda: a.call("tp", n=sizes["tp"]))]
-    for key, call in (tps if index % 2 == 0 else tps[::-1]):
+    tps = [
+        ("raw_plain_tp", lambda: raw.call("tp", variant="plain", n=sizes["tp"])),
+        ("raw_curve_tp", lambda: raw.call("tp", variant="curve", n=sizes["tp"])),
+        ("pydist_tp", lambda: a.call("tp", n=sizes["tp"])),
+    ]
+    for key, call in tps if index % 2 == 0 else tps[::-1]:
         r[key] = call()
     return r
 
 
 def _report(rounds: list[dict], sizes: dict) -> str:
     import zmq
-    med = lambda key, q: _median([r[key][q] for r in rounds])  # noqa: E731
-    per_round = lambda num, q, den, dq: [r[num][q] / r[den][dq] for r in rounds]  # noqa: E731
-    out = [f"pydist messaging benchmark: {len(rounds)} rounds, loopback, nproc {os.cpu_count()}, "
-           f"Python {sys.version.split()[0]}, pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()})",
-           f"sizes: round trip {sizes['rt']} (+{sizes['warm']} warm-up), throughput {sizes['tp']:,} msgs, "
-           f"spawn {sizes['spawn']} per round, latencies in {sizes['blocks']} interleaved blocks; "
-           "medians over rounds", "",
-           f"{'':24}{'raw':>10}{'raw CURVE':>11}{'pydist':>10}"]
-    for label, key, q, fmt in (("round trip p50 (µs)", "rt", "p50", ".0f"),
-                               ("round trip p90 (µs)", "rt", "p90", ".0f"),
-                               ("throughput (msg/s)", "tp", "rate", ",.0f")):
-        out.append(f"{label:24}{med(f'raw_plain_{key}', q):>10{fmt}}{med(f'raw_curve_{key}', q):>11{fmt}}"
-                   f"{med(f'pydist_{key}', q):>10{fmt}}")
+
+    med = lambda key, q: _median([r[key][q] for r in rounds])
+    per_round = lambda num, q, den, dq: [r[num][q] / r[den][dq] for r in rounds]
+    out = [
+        f"pydist messaging benchmark: {len(rounds)} rounds, loopback, nproc {os.cpu_count()}, "
+        f"Python {sys.version.split()[0]}, pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()})",
+        f"sizes: round trip {sizes['rt']} (+{sizes['warm']} warm-up), throughput {sizes['tp']:,} msgs, "
+        f"spawn {sizes['spawn']} per round, latencies in {sizes['blocks']} interleaved blocks; "
+        "medians over rounds",
+        "",
+        f"{'':24}{'raw':>10}{'raw CURVE':>11}{'pydist':>10}",
+    ]
+    for label, key, q, fmt in (
+        ("round trip p50 (µs)", "rt", "p50", ".0f"),
+        ("round trip p90 (µs)", "rt", "p90", ".0f"),
+        ("throughput (msg/s)", "tp", "rate", ",.0f"),
+    ):
+        out.append(
+            f"{label:24}{med(f'raw_plain_{key}', q):>10{fmt}}{med(f'raw_curve_{key}', q):>11{fmt}}"
+            f"{med(f'pydist_{key}', q):>10{fmt}}"
+        )
     out.append(f"{'spawn + reply p50 (µs)':24}{'':>21}{med('pydist_spawn', 'p50'):>10.0f}")
     out += ["", f"{'ratio (pydist / raw)':24}{'vs raw':>9}{'(rounds)':>15}{'vs CURVE':>10}   target (vs raw)"]
-    rows = (("round trip p50 / raw", "pydist_rt", "p50", "rt", "p50", "<=", TARGETS["rt"]),
-            ("round trip p90 / raw", "pydist_rt", "p90", "rt", "p90", "", None),
-            ("throughput / raw", "pydist_tp", "rate", "tp", "rate", ">=", TARGETS["tp"]),
-            ("spawn p50 / raw rt p50", "pydist_spawn", "p50", "rt", "p50", "<=", TARGETS["spawn"]))
+    rows = (
+        ("round trip p50 / raw", "pydist_rt", "p50", "rt", "p50", "<=", TARGETS["rt"]),
+        ("round trip p90 / raw", "pydist_rt", "p90", "rt", "p90", "", None),
+        ("throughput / raw", "pydist_tp", "rate", "tp", "rate", ">=", TARGETS["tp"]),
+        ("spawn p50 / raw rt p50", "pydist_spawn", "p50", "rt", "p50", "<=", TARGETS["spawn"]),
+    )
     for label, num, q, base, bq, op, target in rows:
         plain = per_round(num, q, f"raw_plain_{base}", bq)
         curve = _median(per_round(num, q, f"raw_curve_{base}", bq))
@@ -361,17 +391,26 @@ def _report(rounds: list[dict], sizes: dict) -> str:
 
 def main(argv: list[str]) -> int:
     import argparse
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=4, help="rounds of every measurement (default 4)")
     p.add_argument("--quick", action="store_true", help="small counts, to check the script works")
     p.add_argument("--json", metavar="FILE", help="also write every round's raw figures to FILE")
     args = p.parse_args(argv)
-    sizes = ({"rt": 300, "warm": 50, "tp": 5000, "spawn": 100, "blocks": 3} if args.quick
-             else {"rt": 5000, "warm": 500, "tp": 100_000, "spawn": 2000, "blocks": 5})
+    sizes = (
+        {"rt": 300, "warm": 50, "tp": 5000, "spawn": 100, "blocks": 3}
+        if args.quick
+        else {"rt": 5000, "warm": 500, "tp": 100_000, "spawn": 2000, "blocks": 5}
+    )
     home = tempfile.mkdtemp(prefix="pydist-bench-")
-    env = dict(os.environ, HOME=home, PYDIST_EPMD_PORT=str(_free_port()),
-               PYDIST_COOKIE="bench-" + secrets.token_hex(8), PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    env = dict(
+        os.environ,
+        HOME=home,
+        PYDIST_EPMD_PORT=str(_free_port()),
+        PYDIST_COOKIE="bench-" + secrets.token_hex(8),
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+    )
     me, tag = str(Path(__file__).resolve()), f"{os.getpid()}"
     children: list[Child] = []
     try:
@@ -403,8 +442,9 @@ def main(argv: list[str]) -> int:
     finally:
         for c in reversed(children):
             c.stop()
-        subprocess.run([sys.executable, "-m", "pydist", "epmd", "--kill"], env=env, cwd=str(ROOT),
-                       capture_output=True, timeout=30)
+        subprocess.run(
+            [sys.executable, "-m", "pydist", "epmd", "--kill"], env=env, cwd=str(ROOT), capture_output=True, timeout=30
+        )
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 30.0
-ELIXIR = {"eval": 0.253, "prompt": 0.467}   # FIELD-NOTES.md, same class of machine
+ELIXIR = {"eval": 0.253, "prompt": 0.467}  # FIELD-NOTES.md, same class of machine
 
 
 def _free_port() -> int:
@@ -46,9 +46,14 @@ def _free_port() -> int:
 
 def _env(home: str, port: int) -> dict:
     env = dict(os.environ)
-    env.update(HOME=home, PYDIST_EPMD_PORT=str(port), PYDIST_COOKIE=secrets.token_hex(8),
-               PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-               TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    env.update(
+        HOME=home,
+        PYDIST_EPMD_PORT=str(port),
+        PYDIST_COOKIE=secrets.token_hex(8),
+        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        TERM="xterm",
+        PROMPT_TOOLKIT_NO_CPR="1",
+    )
     return env
 
 
@@ -65,9 +70,15 @@ def _to_prompt(name: str, env: dict) -> float:
     import pexpect
 
     t0 = time.perf_counter()
-    child = pexpect.spawn(sys.executable, ["-m", "pydist", "--sname", name], env=env,
-                          encoding="utf-8", codec_errors="replace", dimensions=(40, 120),
-                          timeout=DEADLINE)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "pydist", "--sname", name],
+        env=env,
+        encoding="utf-8",
+        codec_errors="replace",
+        dimensions=(40, 120),
+        timeout=DEADLINE,
+    )
     try:
         child.expect_exact(f"pydist({name}@")
         dt = time.perf_counter() - t0
@@ -91,8 +102,7 @@ def main(argv=None) -> int:
     env = _env(home, port)
     py = sys.executable
     pydist = [py, "-m", "pydist"]
-    subprocess.run([*pydist, "epmd", "--daemon"], env=env, check=True, timeout=DEADLINE,
-                   capture_output=True)
+    subprocess.run([*pydist, "epmd", "--daemon"], env=env, check=True, timeout=DEADLINE, capture_output=True)
     samples: dict[str, list[float]] = {"python": [], "imports": [], "eval": [], "prompt": []}
     try:
         for i in range(rounds + 1):  # round 0 warms the disk cache and is dropped
@@ -108,27 +118,36 @@ def main(argv=None) -> int:
     finally:
         subprocess.run([*pydist, "epmd", "--kill"], env=env, timeout=DEADLINE, capture_output=True)
     med = {k: statistics.median(v) for k, v in samples.items()}
-    ratio = lambda k, base: [a / b for a, b in zip(samples[k], samples[base])]  # noqa: E731
+    ratio = lambda k, base: [a / b for a, b in zip(samples[k], samples[base])]
 
     def rng(xs):
         return f"{min(xs):.2f}–{max(xs):.2f}"
 
     import platform
+
     import zmq
 
-    print(f"{time.strftime('%Y-%m-%d')}, nproc {os.cpu_count()}, Python {platform.python_version()}, "
-          f"pyzmq {zmq.__version__}, {rounds} rounds, medians (range of per-round ratios)\n")
+    print(
+        f"{time.strftime('%Y-%m-%d')}, nproc {os.cpu_count()}, Python {platform.python_version()}, "
+        f"pyzmq {zmq.__version__}, {rounds} rounds, medians (range of per-round ratios)\n"
+    )
     print("| | wall | ÷ `python -c pass` | ÷ `import zmq, cloudpickle` | Elixir |")
     print("|---|---:|---:|---:|---:|")
     print(f"| `python -c pass` | {med['python'] * 1000:.0f} ms | 1 | | |")
-    print(f"| `python -c \"import zmq, cloudpickle\"` | {med['imports'] * 1000:.0f} ms | "
-          f"{statistics.median(ratio('imports', 'python')):.2f}× | 1 | |")
-    for key, label in (("eval", "`pydist --sname x -e 'print(node())'`"),
-                       ("prompt", "`pydist --sname x` to the prompt")):
-        print(f"| {label} | **{med[key] * 1000:.0f} ms** | "
-              f"{statistics.median(ratio(key, 'python')):.2f}× ({rng(ratio(key, 'python'))}) | "
-              f"{statistics.median(ratio(key, 'imports')):.2f}× ({rng(ratio(key, 'imports'))}) | "
-              f"{ELIXIR[key] * 1000:.0f} ms ({med[key] / ELIXIR[key]:.2f}×) |")
+    print(
+        f'| `python -c "import zmq, cloudpickle"` | {med["imports"] * 1000:.0f} ms | '
+        f"{statistics.median(ratio('imports', 'python')):.2f}× | 1 | |"
+    )
+    for key, label in (
+        ("eval", "`pydist --sname x -e 'print(node())'`"),
+        ("prompt", "`pydist --sname x` to the prompt"),
+    ):
+        print(
+            f"| {label} | **{med[key] * 1000:.0f} ms** | "
+            f"{statistics.median(ratio(key, 'python')):.2f}× ({rng(ratio(key, 'python'))}) | "
+            f"{statistics.median(ratio(key, 'imports')):.2f}× ({rng(ratio(key, 'imports'))}) | "
+            f"{ELIXIR[key] * 1000:.0f} ms ({med[key] / ELIXIR[key]:.2f}×) |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(samples, indent=1))
     return 0

@@ -17,8 +17,10 @@ import sys
 
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]  # PEER [ROUNDS]; flags anywhere
 if len(ARGS) > 2 or (len(ARGS) == 2 and not ARGS[1].isdigit()):
-    sys.exit(f"usage: pydist --sname ping examples/ping_pong.py PEER [ROUNDS] [--stop] "
-             f"(ROUNDS is a number; got {' '.join(sys.argv[1:])!r})")
+    sys.exit(
+        f"usage: pydist --sname ping examples/ping_pong.py PEER [ROUNDS] [--stop] "
+        f"(ROUNDS is a number; got {' '.join(sys.argv[1:])!r})"
+    )
 ROUNDS = int(ARGS[1]) if len(ARGS) > 1 else 3
 
 

@@ -1,7 +1,7 @@
 """rpc.call returns values, and raises remote errors here with their traceback.
 
-    pydist --sname bar                            # terminal 1
-    pydist --sname foo examples/rpc_error.py bar  # terminal 2
+pydist --sname bar                            # terminal 1
+pydist --sname foo examples/rpc_error.py bar  # terminal 2
 """
 
 import sys

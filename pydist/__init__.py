@@ -5,30 +5,67 @@ and ``rpc``; ``_otp`` for the behaviours, loaded on first use). Everything a pro
 from here: ``from pydist import node, Node, spawn, send, receive``.
 """
 
-from ._base.errors import (AuthenticationError, CookieError, Exit, NameInUse, NameServerUnreachable,
-                      ProtocolError, PydistError, RemoteError, UsageError)
-from ._api.processes import Process, flush, make_ref, node, receive, self, send, spawn, spawn_link, spawn_monitor
 from ._api.node import Node, start, stop
+from ._api.processes import Process, flush, make_ref, node, receive, self, send, spawn, spawn_link, spawn_monitor
 from ._api.rpc import rpc
+from ._base.errors import (
+    AuthenticationError,
+    CookieError,
+    Exit,
+    NameInUse,
+    NameServerUnreachable,
+    ProtocolError,
+    PydistError,
+    RemoteError,
+    UsageError,
+)
 from ._base.terms import Pid, Ref
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "node", "Node", "spawn", "spawn_link", "spawn_monitor", "self", "send", "receive", "flush",
-    "make_ref", "Process", "rpc", "Pid", "Ref", "start", "stop",
-    "Exit", "PydistError", "UsageError", "NameInUse", "NameServerUnreachable", "CookieError",
-    "AuthenticationError", "ProtocolError", "RemoteError", "__version__",
+    "AuthenticationError",
+    "CookieError",
+    "Exit",
+    "NameInUse",
+    "NameServerUnreachable",
+    "Node",
+    "Pid",
+    "Process",
+    "ProtocolError",
+    "PydistError",
+    "Ref",
+    "RemoteError",
+    "UsageError",
+    "__version__",
+    "flush",
+    "make_ref",
+    "node",
+    "receive",
+    "rpc",
+    "self",
+    "send",
+    "spawn",
+    "spawn_link",
+    "spawn_monitor",
+    "start",
+    "stop",
 ]
 
 
-_LAZY = {"GenServer": "_otp.genserver", "Supervisor": "_otp.supervisor", "Application": "_otp.application",
-         "Cluster": "_otp.cluster", "h": "_repl.help"}
+_LAZY = {
+    "GenServer": "_otp.genserver",
+    "Supervisor": "_otp.supervisor",
+    "Application": "_otp.application",
+    "Cluster": "_otp.cluster",
+    "h": "_repl.help",
+}
 
 
 def __getattr__(name):
     # The OTP layer and the help loads on first use, so `pydist -e` starts fast.
     if name in _LAZY:
         import importlib
+
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'pydist' has no attribute {name!r}")

@@ -38,18 +38,30 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    p = _Parser(prog="pydist", description=_DESCRIPTION, epilog=_EPILOG,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(
+        prog="pydist", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--sname", metavar="NAME[@HOST]", help="short node name; HOST defaults to this machine's short name")
-    p.add_argument("--name", metavar="NAME@HOST", help="long node name; HOST is a fully qualified name or an IP address")
+    p.add_argument(
+        "--name", metavar="NAME@HOST", help="long node name; HOST is a fully qualified name or an IP address"
+    )
     p.add_argument("--cookie", help="the cluster's shared secret (else $PYDIST_COOKIE, else ~/.pydist.cookie)")
-    p.add_argument("-S", "--app", metavar="APP", help="start application APP (module, package or path) before the prompt")
+    p.add_argument(
+        "-S", "--app", metavar="APP", help="start application APP (module, package or path) before the prompt"
+    )
     p.add_argument("-e", "--eval", metavar="CODE", help="run CODE as this node, then exit (with -i: then the prompt)")
     p.add_argument("-i", dest="interactive", action="store_true", help="open the prompt after -e CODE or SCRIPT")
     p.add_argument("--remsh", metavar="NODE", help="a prompt that evaluates on NODE")
-    p.add_argument("--ticktime", type=float, default=None, metavar="SECONDS",
-                   help="a silent peer is declared down within this many seconds (default 4)")
-    p.add_argument("--port", metavar="N|MIN-MAX", help="the port (or range) this node listens on (default: any free port)")
+    p.add_argument(
+        "--ticktime",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="a silent peer is declared down within this many seconds (default 4)",
+    )
+    p.add_argument(
+        "--port", metavar="N|MIN-MAX", help="the port (or range) this node listens on (default: any free port)"
+    )
     p.add_argument("--version", action="version", version=f"pydist {__version__}")
     p.add_argument("script", nargs="?", metavar="SCRIPT", help="a Python file to run as this node")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for SCRIPT (sys.argv[1:])")
@@ -141,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"pydist: {err}\n")
         return 1
     finally:
-        from ._core.iofwd import TERMINAL, flush_all
         from ._api.node import stop
+        from ._core.iofwd import TERMINAL, flush_all
 
         flush_all()  # unfinished lines printed here
         TERMINAL.drain()  # output that arrived from other nodes is shown before we go
@@ -150,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args) -> int:
-    from ._core import iofwd as _iofwd
     from ._api.node import DEFAULT_TICKTIME, start
+    from ._core import iofwd as _iofwd
 
     if args.interactive and not (args.eval or args.script):
         raise UsageError("-i goes with -e CODE or SCRIPT")
@@ -162,8 +174,13 @@ def _main(args) -> int:
     if args.sname or args.name:
         if args.sname and args.name:
             raise UsageError("give either --sname or --name, not both")
-        start(args.sname or args.name, longnames=bool(args.name), cookie=args.cookie,
-              ticktime=args.ticktime or DEFAULT_TICKTIME, port=_port_spec(args.port))
+        start(
+            args.sname or args.name,
+            longnames=bool(args.name),
+            cookie=args.cookie,
+            ticktime=args.ticktime or DEFAULT_TICKTIME,
+            port=_port_spec(args.port),
+        )
     elif args.remsh:
         raise UsageError("--remsh needs this node to have a name too: add --sname NAME")
     from ._repl.namespace import prompt_namespace

@@ -20,7 +20,7 @@ for line in sys.stdin:
         else:
             value = eval(code, ns)
             sys.stdout.write(repr(value) + "\n")  # one write each: another process's
-        sys.stdout.write("<<<DONE>>>\n")              # line cannot land inside these
+        sys.stdout.write("<<<DONE>>>\n")  # line cannot land inside these
         sys.stdout.flush()
     except BaseException:  # report everything to the test, keep the node up
         traceback.print_exc(file=sys.stdout)

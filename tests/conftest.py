@@ -126,13 +126,14 @@ class NodeProc:
                     # a line (print writes text and newline apart) just before it
                     mark = next((m for m in _MARKS if self.lines[i].endswith(m)), None)
                     if mark:
-                        head = self.lines[i][:-len(mark)]
+                        head = self.lines[i][: -len(mark)]
                         out = "\n".join(self.lines[start:i] + ([head] if head else []))
                         return out, mark == "<<<DONE>>>"
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"{self.name}: no answer to {src!r} within {timeout} s;"
-                                         f" output so far:\n{self.output}")
+                    raise AssertionError(
+                        f"{self.name}: no answer to {src!r} within {timeout} s; output so far:\n{self.output}"
+                    )
                 self._cond.wait(left)
 
     def value(self, src: str, timeout: float = TIMEOUT):
@@ -176,9 +177,16 @@ def start_agent_node(argv: list[str], name: str, env: dict | None, cwd) -> NodeP
 
     Shared by ``nodes`` here and the multi-host lab's nodes (tests/netns/labfixtures.py).
     """
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=base_env(**(env or {})),
-                            cwd=str(cwd), start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=base_env(**(env or {})),
+        cwd=str(cwd),
+        start_new_session=True,
+    )
     return NodeProc(name, proc)
 
 
@@ -187,11 +195,18 @@ class NodeFactory:
         self.tmp = tmp
         self.started: list[NodeProc] = []
 
-    def start(self, prefix: str = "n", *extra: str, name: str | None = None, flag: str = "--sname",
-              env: dict | None = None, cwd=None, wait: bool = True) -> NodeProc:
+    def start(
+        self,
+        prefix: str = "n",
+        *extra: str,
+        name: str | None = None,
+        flag: str = "--sname",
+        env: dict | None = None,
+        cwd=None,
+        wait: bool = True,
+    ) -> NodeProc:
         name = name or unique(prefix)
-        node = start_agent_node(pydist_cmd(flag, name, *extra, str(AGENT)), name, env,
-                                cwd or self.tmp)
+        node = start_agent_node(pydist_cmd(flag, name, *extra, str(AGENT)), name, env, cwd or self.tmp)
         self.started.append(node)
         if wait:
             node.eval("node()", timeout=TIMEOUT)

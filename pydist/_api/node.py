@@ -11,22 +11,23 @@ from __future__ import annotations
 import atexit
 import logging
 
-from .._core import iofwd as _iofwd
-from .._net import nameserver as _nameserver
 from .._base import names as _names
-from .._net.cookie import load_cookie
 from .._base.errors import UsageError
-from .processes import spawn_on
-from .._core.runtime import RUNTIME
 from .._base.terms import Pid
+from .._core import iofwd as _iofwd
+from .._core.runtime import RUNTIME
+from .._net import nameserver as _nameserver
+from .._net.cookie import load_cookie
+from .processes import spawn_on
 
 log = logging.getLogger("pydist")
 
 DEFAULT_TICKTIME = 4.0
 
 
-def start(name: str, *, longnames: bool = False, cookie: str | None = None,
-          ticktime: float = DEFAULT_TICKTIME, port=None) -> str:
+def start(
+    name: str, *, longnames: bool = False, cookie: str | None = None, ticktime: float = DEFAULT_TICKTIME, port=None
+) -> str:
     """Make this OS process the node ``name`` (``"foo"`` or ``"foo@host"``).
 
     ``port`` is a port or a ``(low, high)`` range for the node's listener
@@ -98,8 +99,11 @@ class Node:
         name = _qualify(name, "Node.ping")
         dist = RUNTIME.dist
         if dist is None:
-            log.warning("Node.ping: this node is not distributed (it is nonode@nohost), so it cannot "
-                        "reach %s; start it with pydist --sname NAME", name)
+            log.warning(
+                "Node.ping: this node is not distributed (it is nonode@nohost), so it cannot "
+                "reach %s; start it with pydist --sname NAME",
+                name,
+            )
             return "pang"
         return dist.ping(name)
 
@@ -126,8 +130,7 @@ class Node:
 
     @staticmethod
     def spawn_monitor(name: str, fn, *args):
-        return spawn_on(_qualify(name, "Node.spawn_monitor"), fn, args, monitor=True,
-                        what="Node.spawn_monitor")
+        return spawn_on(_qualify(name, "Node.spawn_monitor"), fn, args, monitor=True, what="Node.spawn_monitor")
 
     @staticmethod
     def monitor(name: str, flag: bool = True) -> bool:

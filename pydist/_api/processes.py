@@ -10,17 +10,30 @@ from __future__ import annotations
 
 import logging
 
-from .._net import wire as _wire
 from .._base.errors import Exit
-from .._net.pickling import dumps_call
+from .._base.terms import Pid, Ref
 from .._core.runtime import RUNTIME
 from .._core.state import ProcessExitSignal
-from .._base.terms import Pid, Ref
+from .._net import wire as _wire
+from .._net.pickling import dumps_call
 
 log = logging.getLogger("pydist")
 
-__all__ = ["node", "self", "make_ref", "send", "receive", "drop_reply", "flush", "spawn_on",
-           "spawn", "spawn_link", "spawn_monitor", "Process", "ProcessExitSignal"]
+__all__ = [
+    "Process",
+    "ProcessExitSignal",
+    "drop_reply",
+    "flush",
+    "make_ref",
+    "node",
+    "receive",
+    "self",
+    "send",
+    "spawn",
+    "spawn_link",
+    "spawn_monitor",
+    "spawn_on",
+]
 
 
 def node() -> str:
@@ -28,7 +41,7 @@ def node() -> str:
     return RUNTIME.name
 
 
-def self() -> Pid:  # noqa: A001 - the Elixir name, on purpose
+def self() -> Pid:
     """The calling process's pid."""
     return RUNTIME.adopt().pid
 
@@ -75,8 +88,9 @@ def flush() -> None:
         print(repr(msg))
 
 
-def spawn_on(target_node, fn, args, *, link=False, monitor=False, what="spawn",
-             timeout: float | None = None, quiet: bool = False):
+def spawn_on(
+    target_node, fn, args, *, link=False, monitor=False, what="spawn", timeout: float | None = None, quiet: bool = False
+):
     """Start ``fn(*args)`` on ``target_node`` (None: here); returns (pid, ref).
 
     A node that is down, unreachable, or does not answer within ``timeout``
@@ -95,10 +109,14 @@ def spawn_on(target_node, fn, args, *, link=False, monitor=False, what="spawn",
     if target_node is None or target_node == RUNTIME.name:
         if not callable(fn):
             raise TypeError(f"{what}: expected a function, got {fn!r}")
-        pid = RUNTIME.spawn(fn, args, group_leader=caller.group_leader,
-                            link=caller.pid if link else None,
-                            monitor=(ref, caller.pid) if ref is not None else None,
-                            before_start=record)
+        pid = RUNTIME.spawn(
+            fn,
+            args,
+            group_leader=caller.group_leader,
+            link=caller.pid if link else None,
+            monitor=(ref, caller.pid) if ref is not None else None,
+            before_start=record,
+        )
         return pid, ref
     dist = RUNTIME.require_dist(what)
     payload = dumps_call(fn, args, target_node, what)
@@ -110,14 +128,20 @@ def spawn_on(target_node, fn, args, *, link=False, monitor=False, what="spawn",
             _spawn_failed(caller, pid, link, ref)  # the connection closed under us
         return pid, ref
     pid = dist.request(
-        target_node, _wire.SPAWN,
+        target_node,
+        _wire.SPAWN,
         lambda r: (r, caller.pid, caller.group_leader, payload, link, ref),
         timeout=dist.connect_timeout + 2 * dist.ticktime + 5 if timeout is None else timeout,
-        on_reply=record)
+        on_reply=record,
+    )
     if pid is None:
         if not quiet:
-            log.warning("%s: can not start %s on %s: the node is down or unreachable",
-                        what, getattr(fn, "__name__", fn), target_node)
+            log.warning(
+                "%s: can not start %s on %s: the node is down or unreachable",
+                what,
+                getattr(fn, "__name__", fn),
+                target_node,
+            )
         pid = Pid(target_node, 0, 0)
         record(pid)
         _spawn_failed(caller, pid, link, ref)
@@ -171,8 +195,9 @@ class Process:
     def alive(pid: Pid) -> bool:
         """Whether a process of *this* node is alive (as ``Process.alive?``)."""
         if not RUNTIME.is_local(pid):
-            raise ValueError(f"Process.alive: {pid} is on another node; ask there with "
-                             f"rpc.call({pid.node!r}, Process.alive, pid)")
+            raise ValueError(
+                f"Process.alive: {pid} is on another node; ask there with rpc.call({pid.node!r}, Process.alive, pid)"
+            )
         p = RUNTIME.local_proc(pid)
         return p is not None and p.alive
 
@@ -233,6 +258,7 @@ class Process:
     @staticmethod
     def send_after(dest, msg, seconds: float):
         import threading
+
         t = threading.Timer(seconds, lambda: _quiet_send(dest, msg))
         t.daemon = True
         t.start()

@@ -13,10 +13,11 @@ import traceback
 
 import cloudpickle
 
-from .._base.errors import Exit, RemoteError
 from .._base import names as _names
+from .._base.errors import Exit, RemoteError
 from .node import Node
-from .processes import Process, ProcessExitSignal, drop_reply, make_ref, node as own_node, receive, send, spawn_on
+from .processes import Process, ProcessExitSignal, drop_reply, make_ref, receive, send, spawn_on
+from .processes import node as own_node
 from .processes import self as self_pid
 
 
@@ -27,8 +28,7 @@ def _run_and_reply(fn, args, reply_to, tag):
         try:
             cloudpickle.dumps(value)
         except Exception as err:
-            outcome = (False, (None, "TypeError",
-                               f"the result {type(value).__name__} cannot be sent back: {err}", ""))
+            outcome = (False, (None, "TypeError", f"the result {type(value).__name__} cannot be sent back: {err}", ""))
     except ProcessExitSignal:
         raise  # killed (the caller gave up): exit with that reason, send nothing
     except BaseException as err:
@@ -54,21 +54,27 @@ def call(node: str, fn, *args, timeout: float = 5.0):
     tag = make_ref()
     call_desc = ("rpc", "call", [node, getattr(fn, "__name__", repr(fn))])
     deadline = time.monotonic() + timeout
-    pid, mref = spawn_on(node, _run_and_reply, (fn, args, me, tag), monitor=True,
-                         what="rpc.call", timeout=timeout, quiet=True)
+    pid, mref = spawn_on(
+        node, _run_and_reply, (fn, args, me, tag), monitor=True, what="rpc.call", timeout=timeout, quiet=True
+    )
     if pid.id == 0:  # the spawn itself did not happen in time: no node, or no answer
         Process.demonitor(mref, flush=True)
         drop_reply(tag)
         if node in Node.list():
-            raise Exit(("timeout", call_desc), f"rpc.call to {node} timed out after {timeout} s "
-                       "(the node did not even start the function; is it overloaded or hung?)")
-        raise Exit((("nodedown", node), call_desc),
-                   f"rpc.call: no connection to {node} (the node is down or unreachable; "
-                   f"check it with Node.ping({node!r}))")
+            raise Exit(
+                ("timeout", call_desc),
+                f"rpc.call to {node} timed out after {timeout} s "
+                "(the node did not even start the function; is it overloaded or hung?)",
+            )
+        raise Exit(
+            (("nodedown", node), call_desc),
+            f"rpc.call: no connection to {node} (the node is down or unreachable; check it with Node.ping({node!r}))",
+        )
 
     def mine(m):
-        return type(m) is tuple and ((len(m) == 3 and m[0] == "$rpc" and m[1] == tag)
-                                     or (len(m) == 5 and m[0] == "DOWN" and m[1] == mref))
+        return type(m) is tuple and (
+            (len(m) == 3 and m[0] == "$rpc" and m[1] == tag) or (len(m) == 5 and m[0] == "DOWN" and m[1] == mref)
+        )
 
     try:
         msg = receive(max(0.0, deadline - time.monotonic()), mine)
@@ -78,15 +84,18 @@ def call(node: str, fn, *args, timeout: float = 5.0):
         Process.exit(pid, "kill")
         if not isinstance(err, TimeoutError):
             raise
-        raise Exit(("timeout", call_desc),
-                   f"rpc.call to {node} timed out after {timeout} s "
-                   "(pass a larger timeout= if the function is slow)") from None
+        raise Exit(
+            ("timeout", call_desc),
+            f"rpc.call to {node} timed out after {timeout} s (pass a larger timeout= if the function is slow)",
+        ) from None
     if msg[0] == "DOWN":
         reason = msg[4]
         if reason == "noconnection":
-            raise Exit((("nodedown", node), call_desc),
-                       f"rpc.call: no connection to {node} (the node is down or unreachable; "
-                       f"check it with Node.ping({node!r}))")
+            raise Exit(
+                (("nodedown", node), call_desc),
+                f"rpc.call: no connection to {node} (the node is down or unreachable; "
+                f"check it with Node.ping({node!r}))",
+            )
         raise Exit((reason, call_desc), f"rpc.call on {node}: the process exited with {reason!r}")
     Process.demonitor(mref, flush=True)
     ok, value = msg[2]
@@ -105,7 +114,7 @@ def call(node: str, fn, *args, timeout: float = 5.0):
     raise remote
 
 
-class rpc:  # noqa: N801 - mirrors Erlang's module name
+class rpc:
     """Erlang's ``rpc`` module."""
 
     call = staticmethod(call)

@@ -8,15 +8,15 @@ next, so the CLI can print ``str(err)`` on one line without a traceback.
 from __future__ import annotations
 
 __all__ = [
-    "PydistError",
-    "UsageError",
+    "AuthenticationError",
+    "CookieError",
+    "Exit",
     "NameInUse",
     "NameServerUnreachable",
-    "CookieError",
-    "AuthenticationError",
     "ProtocolError",
+    "PydistError",
     "RemoteError",
-    "Exit",
+    "UsageError",
 ]
 
 
@@ -91,7 +91,16 @@ class Exit(Exception):
         return (Exit, (self.reason, self.message))
 
 
-for _cls in (PydistError, UsageError, NameInUse, NameServerUnreachable, CookieError,
-             AuthenticationError, ProtocolError, RemoteError, Exit):
+for _cls in (
+    PydistError,
+    UsageError,
+    NameInUse,
+    NameServerUnreachable,
+    CookieError,
+    AuthenticationError,
+    ProtocolError,
+    RemoteError,
+    Exit,
+):
     _cls.__module__ = "pydist"
 del _cls

@@ -76,16 +76,17 @@ def make_own_name(sname: str | None, lname: str | None) -> tuple[str, bool]:
             logging.getLogger("pydist").warning(
                 "this host has no fully qualified name, so this node is %s@%s, which other hosts "
                 "cannot reach; give --name %s@ADDRESS with this host's FQDN or IP address",
-                name, host, name)
+                name,
+                host,
+                name,
+            )
     if longnames and not is_long_host(host):
         raise PydistError(
             f"--name needs a fully qualified host name or an IP address, like {name}@198.18.0.2 "
             f"(got {host!r}); use --sname for a short name"
         )
     if not longnames and "." in host and not is_ip(host):
-        raise PydistError(
-            f"--sname needs a short host name without dots (got {host!r}); use --name {name}@{host}"
-        )
+        raise PydistError(f"--sname needs a short host name without dots (got {host!r}); use --name {name}@{host}")
     return f"{name}@{host}", longnames
 
 

@@ -16,7 +16,7 @@ __all__ = ["Pid", "Ref"]
 class Pid:
     """A process identifier: which node, which process, which incarnation."""
 
-    __slots__ = ("node", "id", "creation", "_hash")
+    __slots__ = ("_hash", "creation", "id", "node")
 
     def __init__(self, node: str, id: int, creation: int = 0):
         object.__setattr__(self, "node", node)
@@ -29,10 +29,7 @@ class Pid:
 
     def __eq__(self, other):
         return (
-            type(other) is Pid
-            and self.id == other.id
-            and self.node == other.node
-            and self.creation == other.creation
+            type(other) is Pid and self.id == other.id and self.node == other.node and self.creation == other.creation
         )
 
     def __hash__(self):
@@ -57,7 +54,7 @@ def _pid(node: str, id: int, creation: int) -> Pid:
 class Ref:
     """A unique reference (``make_ref()``), e.g. the tag of a monitor."""
 
-    __slots__ = ("node", "id", "_hash")
+    __slots__ = ("_hash", "id", "node")
 
     def __init__(self, node: str, id: int):
         object.__setattr__(self, "node", node)

@@ -15,8 +15,15 @@ import sysconfig
 import traceback
 from types import TracebackType
 
-__all__ = ["PKG_DIR", "LIB_DIRS", "is_pydist_file", "is_library_file", "trim", "format_user_exception",
-           "user_traceback"]
+__all__ = [
+    "LIB_DIRS",
+    "PKG_DIR",
+    "format_user_exception",
+    "is_library_file",
+    "is_pydist_file",
+    "trim",
+    "user_traceback",
+]
 
 PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 LIB_DIRS = tuple({os.path.join(sysconfig.get_paths()[k], "") for k in ("stdlib", "platstdlib", "purelib", "platlib")})

@@ -19,16 +19,16 @@ import threading
 import time
 from collections import deque
 
-from .._net import nameserver as _nameserver
+import zmq
+
 from .._base import names as _names
+from .._base.errors import NameInUse, NameServerUnreachable
+from .._base.terms import Pid, Ref
+from .._net import nameserver as _nameserver
 from .._net import wire as _wire
 from .._net.cookie import curve_keys
-from .._base.errors import NameInUse, NameServerUnreachable
-from .state import begin_batch, end_batch
-from .._base.terms import Pid, Ref
 from .._net.transport import HANDSHAKE_FAILED, Transport
-
-import zmq
+from .state import begin_batch, end_batch
 
 log = logging.getLogger("pydist")
 
@@ -36,8 +36,7 @@ _KIND = {name: getattr(_wire, name) for name in ("LINK", "UNLINK", "EXIT", "MONI
 
 
 class Peer:
-    __slots__ = ("node", "link", "creation", "state", "ready", "error", "seq",
-                 "spawn_ids", "granted", "asked")
+    __slots__ = ("asked", "creation", "error", "granted", "link", "node", "ready", "seq", "spawn_ids", "state")
 
     def __init__(self, node: str):
         self.spawn_ids: deque = deque()  # [next, end) ranges of pid ids the peer set aside for us
@@ -53,7 +52,7 @@ class Peer:
 
 
 class _Waiter:
-    __slots__ = ("node", "event", "result", "on_reply")
+    __slots__ = ("event", "node", "on_reply", "result")
 
     def __init__(self, node, on_reply=None):
         self.node = node
@@ -63,8 +62,7 @@ class _Waiter:
 
 
 class Distribution:
-    def __init__(self, runtime, name: str, longnames: bool, cookie: str, ticktime: float,
-                 port_spec=None):
+    def __init__(self, runtime, name: str, longnames: bool, cookie: str, ticktime: float, port_spec=None):
         self.rt = runtime
         self.name = name
         self.longnames = longnames
@@ -79,19 +77,26 @@ class Distribution:
         self._last_addr: dict[str, tuple[str, int]] = {}
         self._stale_sent: dict[str, float] = {}
         self._cookie_told: dict[str, float] = {}
-        self.transport = Transport(name, curve_keys(cookie), ticktime, port_spec,
-                                   self._on_frame, self._on_link_event,
-                                   batch_hooks=(begin_batch, end_batch))
+        self.transport = Transport(
+            name,
+            curve_keys(cookie),
+            ticktime,
+            port_spec,
+            self._on_frame,
+            self._on_link_event,
+            batch_hooks=(begin_batch, end_batch),
+        )
         self.port = self.transport.port
         try:
             _nameserver.ensure_running()
-            self.registration = _nameserver.register(
-                _nameserver.split_name(name), self.port, on_notice=self._on_notice)
+            self.registration = _nameserver.register(_nameserver.split_name(name), self.port, on_notice=self._on_notice)
         except NameInUse:
             self.transport.close()
-            raise NameInUse(f"the name {name} is already in use on this host (another node is "
-                            f"running as {name}; `pydist epmd --names` lists them); "
-                            "pick another --sname/--name") from None
+            raise NameInUse(
+                f"the name {name} is already in use on this host (another node is "
+                f"running as {name}; `pydist epmd --names` lists them); "
+                "pick another --sname/--name"
+            ) from None
         except BaseException:
             self.transport.close()
             raise
@@ -111,9 +116,14 @@ class Distribution:
             return False
         if self.longnames != _names.is_long_host(host):
             mine, theirs = ("long", "short") if self.longnames else ("short", "long")
-            log.warning("cannot connect to %s: this node uses %s names and %s is a %s name; "
-                        "nodes started with --name and --sname cannot talk to each other",
-                        node, mine, node, theirs)
+            log.warning(
+                "cannot connect to %s: this node uses %s names and %s is a %s name; "
+                "nodes started with --name and --sname cannot talk to each other",
+                node,
+                mine,
+                node,
+                theirs,
+            )
             return False
         with self.lock:
             peer = self.peers.get(node)
@@ -138,8 +148,10 @@ class Distribution:
             self._forget(peer)
             return False
         self.transport.call_in_io_thread(self._ensure_link, peer, ip, port)
-        hello = _wire.encode(_wire.HELLO, (self.name, self.rt.creation, self.port, self.longnames,
-                                          self.up_nodes(), _wire.PROTOCOL_VERSION, node))
+        hello = _wire.encode(
+            _wire.HELLO,
+            (self.name, self.rt.creation, self.port, self.longnames, self.up_nodes(), _wire.PROTOCOL_VERSION, node),
+        )
         if peer.link is not None:
             self.transport.send(peer.link, hello)
         peer.ready.wait(timeout)
@@ -167,8 +179,7 @@ class Distribution:
     def _connect_many(self, nodes) -> None:
         todo = [n for n in nodes if n != self.name and n not in self.peers]
         if todo:
-            threading.Thread(target=lambda: [self.connect(n) for n in todo],
-                             name="pydist-connect", daemon=True).start()
+            threading.Thread(target=lambda: [self.connect(n) for n in todo], name="pydist-connect", daemon=True).start()
 
     def _mark_up(self, peer: Peer) -> None:
         with self.lock:
@@ -285,8 +296,10 @@ class Distribution:
         try:
             frame = _wire.encode(_wire.SEND, (dest, msg))
         except Exception as err:
-            raise TypeError(f"send: cannot send this message to {node}: {err} (a message travels "
-                            "pickled: locks, sockets and open files cannot)") from None
+            raise TypeError(
+                f"send: cannot send this message to {node}: {err} (a message travels "
+                "pickled: locks, sockets and open files cannot)"
+            ) from None
         peer = self.peers.get(node)
         if peer is not None and peer.state == "up":  # the hot path: already connected
             return self.transport.send(peer.link, frame)
@@ -345,8 +358,12 @@ class Distribution:
             if kind == _wire.BYE and peer is None and len(payload) == 3 and payload[0] == "wrong name":
                 peer = self.peers.get(payload[2])  # we dialled it by another name
                 if peer is not None and peer.state == "pending":
-                    log.warning("could not connect to %s: the node there is called %s "
-                                "(use that name, e.g. Node.ping(%r))", payload[2], sender, sender)
+                    log.warning(
+                        "could not connect to %s: the node there is called %s (use that name, e.g. Node.ping(%r))",
+                        payload[2],
+                        sender,
+                        sender,
+                    )
                     self._forget(peer)
             elif kind == _wire.BYE and peer is not None:
                 peer.error = payload[0]
@@ -402,10 +419,14 @@ class Distribution:
         _, host = _names.split(name)
         try:
             ip = _names.resolve(host)
-        except OSError as err:   # we cannot answer a node we cannot find: say why, here
-            log.warning("refused a connection from %s: its host %s does not resolve on this host "
-                        "(%s); fix DNS or /etc/hosts here, or name that node by its IP address",
-                        name, host, err.strerror or err)
+        except OSError as err:  # we cannot answer a node we cannot find: say why, here
+            log.warning(
+                "refused a connection from %s: its host %s does not resolve on this host "
+                "(%s); fix DNS or /etc/hosts here, or name that node by its IP address",
+                name,
+                host,
+                err.strerror or err,
+            )
             return
         self._last_addr[name] = (ip, port)
         if target != self.name:
@@ -415,8 +436,12 @@ class Distribution:
             return
         if longnames != self.longnames:
             mine = "long (--name)" if self.longnames else "short (--sname)"
-            log.warning("refused a connection from %s: this node uses %s names; "
-                        "nodes started with --name and --sname cannot talk to each other", name, mine)
+            log.warning(
+                "refused a connection from %s: this node uses %s names; "
+                "nodes started with --name and --sname cannot talk to each other",
+                name,
+                mine,
+            )
             self._send_once(name, _wire.encode(_wire.BYE, ("refused: long and short names",)))
             return
         with self.lock:
@@ -434,8 +459,7 @@ class Distribution:
                 peer = self.peers[name] = Peer(name)
         self._ensure_link(peer, ip, port)
         peer.creation = creation
-        self.transport.send(peer.link, _wire.encode(
-            _wire.HELLO_ACK, (self.name, self.rt.creation, self.up_nodes())))
+        self.transport.send(peer.link, _wire.encode(_wire.HELLO_ACK, (self.name, self.rt.creation, self.up_nodes())))
         self._mark_up(peer)
         self._grant_pid_block(peer)
         self._connect_many(others)
@@ -495,9 +519,15 @@ class Distribution:
         if not any(lo <= pid_id < hi for lo, hi in peer.granted):
             log.warning("ignored a spawn from %s with a pid id this node did not set aside", peer.node)
             return
-        self.rt.spawn(None, (), group_leader=gl, link=caller if link else None,
-                      monitor=(mref, caller) if mref is not None else None,
-                      payload=body, pid_id=pid_id)
+        self.rt.spawn(
+            None,
+            (),
+            group_leader=gl,
+            link=caller if link else None,
+            monitor=(mref, caller) if mref is not None else None,
+            payload=body,
+            pid_id=pid_id,
+        )
 
     def _on_spawn(self, sender: str, payload) -> None:
         ref, caller, gl, body, link, mref = payload
@@ -505,9 +535,15 @@ class Distribution:
         def reply(pid):
             self.transport.send(self.peers[sender].link, _wire.encode(_wire.SPAWN_REPLY, (ref, pid)))
 
-        self.rt.spawn(None, (), group_leader=gl, link=caller if link else None,
-                      monitor=(mref, caller) if mref is not None else None,
-                      payload=body, before_start=reply)
+        self.rt.spawn(
+            None,
+            (),
+            group_leader=gl,
+            link=caller if link else None,
+            monitor=(mref, caller) if mref is not None else None,
+            payload=body,
+            before_start=reply,
+        )
 
     def _on_link_event(self, link, event: int) -> None:
         peer = self.peers.get(link.node)
@@ -521,9 +557,13 @@ class Distribution:
                 now = time.monotonic()
                 if now - self._cookie_told.get(link.node, -1e9) >= 60.0:
                     self._cookie_told[link.node] = now
-                    log.warning("could not connect to %s: the cookies differ (this node's cookie is "
-                                "not %s's; use the same --cookie, $PYDIST_COOKIE or ~/.pydist.cookie "
-                                "on both)", link.node, link.node)
+                    log.warning(
+                        "could not connect to %s: the cookies differ (this node's cookie is "
+                        "not %s's; use the same --cookie, $PYDIST_COOKIE or ~/.pydist.cookie "
+                        "on both)",
+                        link.node,
+                        link.node,
+                    )
                     self._notify_mismatch(link.node)
             else:
                 self.node_down(link.node, "handshake failed")
@@ -536,8 +576,9 @@ class Distribution:
         if addr is None:
             return
         name = _nameserver.split_name(node)
-        threading.Thread(target=_nameserver.notify, args=(addr[0], name, f"cookie-mismatch {self.name}"),
-                         daemon=True).start()
+        threading.Thread(
+            target=_nameserver.notify, args=(addr[0], name, f"cookie-mismatch {self.name}"), daemon=True
+        ).start()
 
     def _on_notice(self, text: str) -> None:
         # anyone can send a notice through the name server: believe only a well-formed
@@ -548,5 +589,8 @@ class Distribution:
         except ValueError:
             return
         if kind == "cookie-mismatch":
-            log.warning("connection attempt from node %s rejected: its cookie differs from this "
-                        "node's (use the same --cookie, $PYDIST_COOKIE or ~/.pydist.cookie on both)", who[:300])
+            log.warning(
+                "connection attempt from node %s rejected: its cookie differs from this "
+                "node's (use the same --cookie, $PYDIST_COOKIE or ~/.pydist.cookie on both)",
+                who[:300],
+            )

@@ -18,8 +18,8 @@ import sys
 import threading
 import time
 
-from .state import current
 from .runtime import RUNTIME
+from .state import current
 
 _MAX_PENDING = 8192
 
@@ -65,8 +65,7 @@ class Terminal:
             self._queued += len(text)
             self._queue.append((stream, text))
             if self._writer is None:
-                self._writer = threading.Thread(target=self._write_queued, name="pydist-terminal",
-                                                daemon=True)
+                self._writer = threading.Thread(target=self._write_queued, name="pydist-terminal", daemon=True)
                 self._writer.start()
             self._ready.set()
 
@@ -82,8 +81,9 @@ class Terminal:
                 with self._qlock:
                     self._queued -= len(text)
             if dropped:
-                self.write("stderr", f"[warning] {dropped} bytes of output were dropped: "
-                                     "the terminal was not reading\n")
+                self.write(
+                    "stderr", f"[warning] {dropped} bytes of output were dropped: the terminal was not reading\n"
+                )
             if not batch:
                 self._idle.set()
 
@@ -205,7 +205,7 @@ class _PartialLines:
     DELAY = 0.2
 
     def __init__(self):
-        self._held: dict = {}   # process -> when its partial text started waiting
+        self._held: dict = {}  # process -> when its partial text started waiting
         self._wake = threading.Event()
         self._thread = None
 

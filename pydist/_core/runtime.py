@@ -20,8 +20,8 @@ import cloudpickle
 
 from .._base.errors import Exit
 from .._base.names import NONODE, qualify
-from .state import Process, ProcessExitSignal, WorkerPool, current, set_current
 from .._base.terms import Pid, Ref
+from .state import Process, ProcessExitSignal, WorkerPool, current, set_current
 
 log = logging.getLogger("pydist")
 
@@ -49,7 +49,7 @@ class Runtime:
         self.lock = threading.RLock()
         self.pool = WorkerPool()
         self.user_io: Pid | None = None
-        self.crash_reporter = None   # set by _iofwd: (proc, text) -> None
+        self.crash_reporter = None  # set by _iofwd: (proc, text) -> None
 
     # -- identities ---------------------------------------------------------
     def new_pid(self) -> Pid:
@@ -104,9 +104,18 @@ class Runtime:
             self.procs[p.pid.id] = p
         return p.pid
 
-    def spawn(self, fn, args=(), *, group_leader=None, link: Pid | None = None,
-              monitor: tuple | None = None, payload: bytes | None = None,
-              before_start=None, pid_id: int | None = None) -> Pid:
+    def spawn(
+        self,
+        fn,
+        args=(),
+        *,
+        group_leader=None,
+        link: Pid | None = None,
+        monitor: tuple | None = None,
+        payload: bytes | None = None,
+        before_start=None,
+        pid_id: int | None = None,
+    ) -> Pid:
         pid = self.new_pid() if pid_id is None else Pid(self.name, pid_id, self.creation)
         p = Process(pid, group_leader or self.user_io)
         p.spawned = True
@@ -161,8 +170,9 @@ class Runtime:
         set_current(None)
 
     def report_crash(self, p: Process, err: BaseException) -> None:
-        tb = "".join(traceback.format_exception(type(err), err, err.__traceback__.tb_next
-                                                if err.__traceback__ else None))
+        tb = "".join(
+            traceback.format_exception(type(err), err, err.__traceback__.tb_next if err.__traceback__ else None)
+        )
         text = f"Process {p.pid} on node {self.name} raised an exception\n{tb}"
         if self.crash_reporter is not None:
             self.crash_reporter(p, text)
@@ -248,8 +258,7 @@ class Runtime:
             raise TypeError(f"Process.register: the name must be a non-empty string, not {name!r}")
         with self.lock:
             if name in self.names:
-                raise ValueError(f"Process.register: the name {name!r} is already registered "
-                                 f"to {self.names[name].pid}")
+                raise ValueError(f"Process.register: the name {name!r} is already registered to {self.names[name].pid}")
             p = self.local_proc(pid) if self.is_local(pid) else None
             if p is None or not p.alive:
                 raise ValueError(f"Process.register: {pid} is not a live process on this node")
@@ -375,7 +384,9 @@ class Runtime:
                 self.dist.send_signal(node, "DEMONITOR", (p.pid, target if type(target) is Pid else target[0], ref))
         if flush:
             with p.cond:
-                keep = [m for m in p.mailbox if not (type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] == ref)]
+                keep = [
+                    m for m in p.mailbox if not (type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] == ref)
+                ]
                 p.mailbox.clear()
                 p.mailbox.extend(keep)
         return target is not None

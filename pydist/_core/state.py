@@ -34,30 +34,48 @@ class Process:
     """
 
     __slots__ = (
-        "pid", "mailbox", "cond", "_wake", "waiting", "links", "monitored_by", "monitoring",
-        "trap_exit", "group_leader", "alive", "pending_exit", "thread_ident",
-        "handler", "registered_name", "dropped_refs", "iobuf", "exit_from", "async_ok", "spawned", "__weakref__",
+        "__weakref__",
+        "_wake",
+        "alive",
+        "async_ok",
+        "cond",
+        "dropped_refs",
+        "exit_from",
+        "group_leader",
+        "handler",
+        "iobuf",
+        "links",
+        "mailbox",
+        "monitored_by",
+        "monitoring",
+        "pending_exit",
+        "pid",
+        "registered_name",
+        "spawned",
+        "thread_ident",
+        "trap_exit",
+        "waiting",
     )
 
     def __init__(self, pid: Pid, group_leader: Pid | None, handler=None):
         self.pid = pid
         self.mailbox: deque = deque()
-        self.cond = threading.Lock()       # guards mailbox, waiting, alive, pending_exit
-        self._wake = threading.Lock()      # held while nobody has woken us: a binary semaphore
+        self.cond = threading.Lock()  # guards mailbox, waiting, alive, pending_exit
+        self._wake = threading.Lock()  # held while nobody has woken us: a binary semaphore
         self._wake.acquire()
         self.waiting = False
         self.links: set[Pid] = set()
-        self.monitored_by: dict = {}   # ref -> watcher pid
-        self.monitoring: dict = {}     # ref -> target (pid or (name, node))
+        self.monitored_by: dict = {}  # ref -> watcher pid
+        self.monitoring: dict = {}  # ref -> target (pid or (name, node))
         self.trap_exit = False
         self.group_leader = group_leader
         self.alive = True
         self.pending_exit = None
         self.thread_ident: int | None = None
-        self.handler = handler         # set for io servers: called instead of queueing
+        self.handler = handler  # set for io servers: called instead of queueing
         self.registered_name: str | None = None
         self.dropped_refs = _RecentSet()  # reply tags of calls that gave up waiting
-        self.iobuf: dict = {}           # stream name -> text not yet sent to the group leader
+        self.iobuf: dict = {}  # stream name -> text not yet sent to the group leader
         self.exit_from: Pid | None = None  # who sent pending_exit (the prompt prints it)
         # True only while the process runs user code outside receive(): the one
         # state in which an exit signal is raised asynchronously (see leave_user_code)
@@ -73,8 +91,7 @@ class Process:
         with self.cond:
             if not self.alive:
                 return
-            if dropped and type(msg) is tuple and len(msg) > 1 and type(msg[1]) is Ref \
-                    and msg[1] in dropped:
+            if dropped and type(msg) is tuple and len(msg) > 1 and type(msg[1]) is Ref and msg[1] in dropped:
                 dropped.discard(msg[1])  # the late reply of a call that gave up
                 return
             self.mailbox.append(msg)
@@ -160,8 +177,7 @@ class Process:
             ident = self.thread_ident
             if self.async_ok and ident is not None and ident != threading.get_ident():
                 # under the lock, so the target cannot leave user code meanwhile
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(ident), ctypes.py_object(ProcessExitSignal))
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(ProcessExitSignal))
 
     def enter_user_code(self) -> None:
         with self.cond:
@@ -247,7 +263,7 @@ class WorkerPool:
     def __init__(self, name: str = "pydist-proc"):
         self._name = name
         self._lock = threading.Lock()
-        self._idle: deque = deque()   # of [Condition, job-slot]
+        self._idle: deque = deque()  # of [Condition, job-slot]
 
     def submit(self, job) -> None:
         with self._lock:

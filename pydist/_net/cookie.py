@@ -48,21 +48,22 @@ def load_cookie(explicit: str | None = None) -> str:
         except FileExistsError:
             pass
         except OSError as err:
-            raise CookieError(f"cannot create the cookie file {path}: {err.strerror}; "
-                              "pass --cookie COOKIE or set PYDIST_COOKIE") from None
+            raise CookieError(
+                f"cannot create the cookie file {path}: {err.strerror}; pass --cookie COOKIE or set PYDIST_COOKIE"
+            ) from None
     try:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise CookieError(
-                f"the cookie file {path} must be accessible by its owner only; "
-                f"fix it with: chmod 400 {path}"
+                f"the cookie file {path} must be accessible by its owner only; fix it with: chmod 400 {path}"
             )
         value = path.read_text().strip()
     except CookieError:
         raise
     except OSError as err:
-        raise CookieError(f"cannot read the cookie file {path}: {err.strerror}; "
-                          "pass --cookie COOKIE or set PYDIST_COOKIE") from None
+        raise CookieError(
+            f"cannot read the cookie file {path}: {err.strerror}; pass --cookie COOKIE or set PYDIST_COOKIE"
+        ) from None
     if not value:
         raise CookieError(f"the cookie file {path} is empty; put a secret in it or remove it")
     return value

@@ -49,17 +49,30 @@ import time
 
 from .._base.errors import NameInUse, NameServerUnreachable, PydistError
 
-__all__ = ["DEFAULT_PORT", "Registration", "epmd_port", "split_name", "register", "lookup",
-           "names", "notify", "ping", "kill", "ensure_running", "serve", "main"]
+__all__ = [
+    "DEFAULT_PORT",
+    "Registration",
+    "ensure_running",
+    "epmd_port",
+    "kill",
+    "lookup",
+    "main",
+    "names",
+    "notify",
+    "ping",
+    "register",
+    "serve",
+    "split_name",
+]
 
 log = logging.getLogger("pydist.epmd")
 
-DEFAULT_PORT = 4370          # not Erlang's 4369, so epmd and pydist can run side by side
-MAX_LINE = 512               # bytes, newline included
-MAX_NOTICE = 300             # characters of NOTIFY text forwarded
-IDLE_TIMEOUT = 10.0          # seconds an unregistered connection may wait between lines
-WRITE_TIMEOUT = 10.0         # seconds a reply may wait for a client that does not read
-NOTICE_BUFFER = 64 * 1024    # notices to a registrant that does not read are dropped past this
+DEFAULT_PORT = 4370  # not Erlang's 4369, so epmd and pydist can run side by side
+MAX_LINE = 512  # bytes, newline included
+MAX_NOTICE = 300  # characters of NOTIFY text forwarded
+IDLE_TIMEOUT = 10.0  # seconds an unregistered connection may wait between lines
+WRITE_TIMEOUT = 10.0  # seconds a reply may wait for a client that does not read
+NOTICE_BUFFER = 64 * 1024  # notices to a registrant that does not read are dropped past this
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SERVE_CODE = "import sys; from pydist._net.nameserver import main; sys.exit(main(sys.argv[1:]))"
 
@@ -82,8 +95,9 @@ def split_name(node: str) -> str:
     """
     name, at, host = node.partition("@")
     if not _NAME_RE.fullmatch(name) or (at and (not host or "@" in host)):
-        raise ValueError(f"invalid node name {node!r}: use NAME or NAME@HOST, where NAME is "
-                         "1-64 letters, digits, '_', '.' or '-'")
+        raise ValueError(
+            f"invalid node name {node!r}: use NAME or NAME@HOST, where NAME is 1-64 letters, digits, '_', '.' or '-'"
+        )
     return name
 
 
@@ -103,6 +117,7 @@ def _is_loopback(peer) -> bool:
 
 
 # --------------------------------------------------------------------- server
+
 
 class _Server:
     """The registry and the per-connection protocol handler (one event loop)."""
@@ -124,9 +139,14 @@ class _Server:
                 try:
                     raw = await (read if registered else asyncio.wait_for(read, IDLE_TIMEOUT))
                     line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
-                        asyncio.TimeoutError, ConnectionError):
-                    return                      # EOF, garbage, over-long or idle: drop it
+                except (
+                    asyncio.IncompleteReadError,
+                    asyncio.LimitOverrunError,
+                    ValueError,
+                    asyncio.TimeoutError,
+                    ConnectionError,
+                ):
+                    return  # EOF, garbage, over-long or idle: drop it
                 cmd, _, arg = line.partition(" ")
                 out, close = self.dispatch(cmd, arg, local, registered, writer)
                 if cmd == "REGISTER" and out == ["OK"]:
@@ -137,7 +157,7 @@ class _Server:
                     return
         except (asyncio.TimeoutError, OSError):
             pass
-        except Exception:                       # never let one connection hurt the server
+        except Exception:  # never let one connection hurt the server
             log.exception("name server connection failed")
         finally:
             if registered and self.names.get(registered, (0, None))[1] is writer:
@@ -167,8 +187,12 @@ class _Server:
             return ["OK"], False
         if cmd == "REGISTER":
             parts = arg.split(" ")
-            if len(parts) != 2 or not _NAME_RE.fullmatch(parts[0]) or not parts[1].isdigit() \
-                    or not 0 < int(parts[1]) < 65536:
+            if (
+                len(parts) != 2
+                or not _NAME_RE.fullmatch(parts[0])
+                or not parts[1].isdigit()
+                or not 0 < int(parts[1]) < 65536
+            ):
                 return ["ERR bad request"], True
             if not local:
                 return ["ERR registration only from this host"], True
@@ -192,21 +216,22 @@ class _Server:
 async def _serve(port: int, host: str) -> int:
     state = _Server()
     try:
-        server = await asyncio.start_server(state.handle, host, port, reuse_address=True,
-                                            limit=MAX_LINE - 1)
+        server = await asyncio.start_server(state.handle, host, port, reuse_address=True, limit=MAX_LINE - 1)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            print(f"pydist epmd: port {port} is already in use (is a name server already "
-                  f"running? `pydist epmd --names` tells); set PYDIST_EPMD_PORT to use another "
-                  f"port", file=sys.stderr)
+            print(
+                f"pydist epmd: port {port} is already in use (is a name server already "
+                f"running? `pydist epmd --names` tells); set PYDIST_EPMD_PORT to use another "
+                f"port",
+                file=sys.stderr,
+            )
         else:
-            print(f"pydist epmd: cannot listen on {host}:{port}: {exc.strerror or exc}",
-                  file=sys.stderr)
+            print(f"pydist epmd: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     log.info("listening on %s:%d", host, port)
     await state.stopping.wait()
     server.close()
-    await asyncio.sleep(0.05)                 # let the KILL reply reach its client
+    await asyncio.sleep(0.05)  # let the KILL reply reach its client
     for writer in list(state.writers):
         writer.close()
     await server.wait_closed()
@@ -231,18 +256,19 @@ def serve(port: int | None = None, host: str = "0.0.0.0") -> int:
 
 # --------------------------------------------------------------------- client
 
+
 def _connect(host: str, timeout: float) -> tuple[socket.socket, int]:
     port = epmd_port()
     try:
         return socket.create_connection((host, port), timeout=timeout), port
     except socket.gaierror as exc:
-        raise NameServerUnreachable(f"cannot resolve host {host!r} to reach its name server: "
-                                    f"{exc.strerror}") from None
+        raise NameServerUnreachable(f"cannot resolve host {host!r} to reach its name server: {exc.strerror}") from None
     except OSError as exc:
         why = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
         raise NameServerUnreachable(
             f"no pydist name server answers on {host}:{port} ({why}); is a node running "
-            f"there, and is PYDIST_EPMD_PORT the same on both hosts?") from None
+            f"there, and is PYDIST_EPMD_PORT the same on both hosts?"
+        ) from None
 
 
 def _read_line(sock: socket.socket, buf: bytearray) -> str | None:
@@ -274,8 +300,9 @@ def _request(host: str, request: str, timeout: float, until=lambda line: True) -
                 if until(line):
                     return lines
         except OSError as exc:
-            raise NameServerUnreachable(f"the name server on {host}:{port} did not answer "
-                                        f"{request.split()[0]} ({exc})") from None
+            raise NameServerUnreachable(
+                f"the name server on {host}:{port} did not answer {request.split()[0]} ({exc})"
+            ) from None
 
 
 class Registration:
@@ -290,8 +317,7 @@ class Registration:
         self._sock, self._buf, self._on_notice = sock, buf, on_notice
         self._closed = False
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._read_notices, name=f"pydist-epmd-{name}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._read_notices, name=f"pydist-epmd-{name}", daemon=True)
         self._thread.start()
 
     @property
@@ -306,7 +332,7 @@ class Registration:
                 return
             self._closed = True
         try:
-            self._sock.shutdown(socket.SHUT_RDWR)   # wakes the reader thread's recv
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the reader thread's recv
         except OSError:
             pass
         if threading.current_thread() is not self._thread:
@@ -331,18 +357,20 @@ class Registration:
                 line = None
             if line is None:
                 if not self._closed:
-                    log.warning("the name server dropped the registration of %s (was it killed?);"
-                                " other nodes cannot find this node by name now", self.name)
+                    log.warning(
+                        "the name server dropped the registration of %s (was it killed?);"
+                        " other nodes cannot find this node by name now",
+                        self.name,
+                    )
                 return
             if line.startswith("NOTICE ") and self._on_notice is not None:
                 try:
-                    self._on_notice(line[len("NOTICE "):])
+                    self._on_notice(line[len("NOTICE ") :])
                 except Exception:
                     log.exception("on_notice callback of %s failed", self.name)
 
 
-def register(name: str, port: int, *, on_notice=None, host: str = "127.0.0.1",
-             timeout: float = 3.0) -> Registration:
+def register(name: str, port: int, *, on_notice=None, host: str = "127.0.0.1", timeout: float = 3.0) -> Registration:
     """Register ``name`` -> ``port`` with this host's name server.
 
     Raises NameInUse if another node holds the name, NameServerUnreachable if
@@ -356,17 +384,21 @@ def register(name: str, port: int, *, on_notice=None, host: str = "127.0.0.1",
         reply = _read_line(sock, buf)
     except OSError as exc:
         sock.close()
-        raise NameServerUnreachable(f"the name server on {host}:{server_port} did not answer "
-                                    f"REGISTER ({exc})") from None
+        raise NameServerUnreachable(
+            f"the name server on {host}:{server_port} did not answer REGISTER ({exc})"
+        ) from None
     if reply == "OK":
         return Registration(sock, buf, name, port, on_notice)
     sock.close()
     if reply == "TAKEN":
-        raise NameInUse(f"the name {name} is already in use on this host (another node is "
-                        f"running as {name}@...; `pydist epmd --names` lists them); pick "
-                        f"another --sname/--name")
-    raise PydistError(f"the name server on {host}:{server_port} refused to register {name}: "
-                      f"{reply or 'connection closed'}")
+        raise NameInUse(
+            f"the name {name} is already in use on this host (another node is "
+            f"running as {name}@...; `pydist epmd --names` lists them); pick "
+            f"another --sname/--name"
+        )
+    raise PydistError(
+        f"the name server on {host}:{server_port} refused to register {name}: {reply or 'connection closed'}"
+    )
 
 
 def lookup(host: str, name: str, *, timeout: float = 2.0) -> int | None:
@@ -376,8 +408,7 @@ def lookup(host: str, name: str, *, timeout: float = 2.0) -> int | None:
         return int(reply[5:])
     if reply == "NONE":
         return None
-    raise NameServerUnreachable(f"the name server on {host}:{epmd_port()} answered "
-                                f"LOOKUP with {reply!r}")
+    raise NameServerUnreachable(f"the name server on {host}:{epmd_port()} answered LOOKUP with {reply!r}")
 
 
 def names(host: str = "127.0.0.1", *, timeout: float = 2.0) -> list[tuple[str, int]]:
@@ -426,9 +457,16 @@ def _spawn_daemon() -> subprocess.Popen:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYDIST_EPMD_PORT=str(epmd_port()))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return subprocess.Popen([sys.executable, "-c", _SERVE_CODE], cwd="/", env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", _SERVE_CODE],
+        cwd="/",
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        start_new_session=True,
+    )
 
 
 def _wait_for_daemon(proc: subprocess.Popen, timeout: float) -> None:
@@ -436,18 +474,23 @@ def _wait_for_daemon(proc: subprocess.Popen, timeout: float) -> None:
     while time.monotonic() < deadline:
         if ping(timeout=0.5):
             return
-        if proc.poll() is not None:           # ours lost the port: a racing winner answers
-            deadline = min(deadline, time.monotonic() + 1.0)   # soon, or nobody will
+        if proc.poll() is not None:  # ours lost the port: a racing winner answers
+            deadline = min(deadline, time.monotonic() + 1.0)  # soon, or nobody will
         time.sleep(0.05)
     code = proc.poll()
-    if code is None:                          # never answered: do not leave it behind
+    if code is None:  # never answered: do not leave it behind
         proc.kill()
         proc.wait()
-    why = (f"it exited with code {code}; is port {port} used by another program?"
-           if code is not None else f"it did not answer within {timeout:g}s")
-    raise NameServerUnreachable(f"could not start a name server on port {port} ({why}); run "
-                                f"`pydist epmd` to see the error, or set PYDIST_EPMD_PORT to a "
-                                f"free port")
+    why = (
+        f"it exited with code {code}; is port {port} used by another program?"
+        if code is not None
+        else f"it did not answer within {timeout:g}s"
+    )
+    raise NameServerUnreachable(
+        f"could not start a name server on port {port} ({why}); run "
+        f"`pydist epmd` to see the error, or set PYDIST_EPMD_PORT to a "
+        f"free port"
+    )
 
 
 def ensure_running(*, timeout: float = 5.0) -> None:
@@ -466,12 +509,15 @@ def ensure_running(*, timeout: float = 5.0) -> None:
 
 # ------------------------------------------------------------------------ CLI
 
+
 def main(argv: list[str]) -> int:
     """``pydist epmd [--names|--kill|--daemon]``; argv is what follows ``epmd``."""
     parser = argparse.ArgumentParser(
-        prog="pydist epmd", description="The pydist name server (like Erlang's epmd). It "
+        prog="pydist epmd",
+        description="The pydist name server (like Erlang's epmd). It "
         f"listens on port $PYDIST_EPMD_PORT, default {DEFAULT_PORT}; with no option it runs "
-        "in the foreground.")
+        "in the foreground.",
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--names", action="store_true", help="list the registered nodes")
     group.add_argument("--kill", action="store_true", help="stop the running name server")

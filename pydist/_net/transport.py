@@ -31,20 +31,21 @@ from .._base.errors import PydistError
 log = logging.getLogger("pydist.transport")
 
 _LINK_EVENTS = (
-    zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
     | zmq.EVENT_DISCONNECTED
 )
 HANDSHAKE_FAILED = (
-    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
 )
 
 
 class Link:
     """The outgoing DEALER to one peer, usable from any thread under ``lock``."""
 
-    __slots__ = ("node", "endpoint", "dealer", "monitor", "lock", "closed")
+    __slots__ = ("closed", "dealer", "endpoint", "lock", "monitor", "node")
 
     def __init__(self, node: str, endpoint: str):
         self.node = node
@@ -81,9 +82,16 @@ class Transport:
     """Owns the ZeroMQ context; calls ``on_frame(node, frame)`` and
     ``on_link_event(link, event)`` on the I/O thread."""
 
-    def __init__(self, own_name: str, keys: tuple[bytes, bytes], ticktime: float,
-                 port_spec: tuple[int, int] | None, on_frame, on_link_event,
-                 batch_hooks=(lambda: None, lambda: None)):
+    def __init__(
+        self,
+        own_name: str,
+        keys: tuple[bytes, bytes],
+        ticktime: float,
+        port_spec: tuple[int, int] | None,
+        on_frame,
+        on_link_event,
+        batch_hooks=(lambda: None, lambda: None),
+    ):
         self.own_name = own_name
         # called around each burst of incoming frames (the runtime defers wake-ups)
         self.begin_batch, self.end_batch = batch_hooks
@@ -104,7 +112,7 @@ class Transport:
         self.router.linger = 0
         try:
             self.port = self._bind(port_spec)
-        except BaseException:   # no node after all: leave no ZAP thread or context behind
+        except BaseException:  # no node after all: leave no ZAP thread or context behind
             self._auth.stop()
             self.ctx.destroy(linger=0)
             raise
@@ -128,9 +136,11 @@ class Transport:
                 return port
             except zmq.ZMQError as err:
                 last_err = err
-        raise PydistError(f"no free port for this node in {low}-{high} "
-                          f"({last_err.strerror if last_err else 'empty range'}); "
-                          f"give --port another port or range, or stop what uses it")
+        raise PydistError(
+            f"no free port for this node in {low}-{high} "
+            f"({last_err.strerror if last_err else 'empty range'}); "
+            f"give --port another port or range, or stop what uses it"
+        )
 
     # -- called from any thread -------------------------------------------
     def call_in_io_thread(self, fn, *args):

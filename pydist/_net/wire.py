@@ -19,23 +19,23 @@ _BY_VALUE = _cp._PICKLE_BY_VALUE_MODULES
 
 PROTOCOL_VERSION = 1
 
-HELLO = 1        # (name, creation, port, longnames, peers, version)
-HELLO_ACK = 2    # (name, creation, peers)
-BYE = 3          # (reason,)
-SEND = 4         # (dest pid or registered name, msg)
-SPAWN = 5        # (ref, caller pid, group leader pid, payload bytes, link, monitor_ref)
+HELLO = 1  # (name, creation, port, longnames, peers, version)
+HELLO_ACK = 2  # (name, creation, peers)
+BYE = 3  # (reason,)
+SEND = 4  # (dest pid or registered name, msg)
+SPAWN = 5  # (ref, caller pid, group leader pid, payload bytes, link, monitor_ref)
 SPAWN_REPLY = 6  # (ref, pid)
-LINK = 7         # (from pid, to pid)
-UNLINK = 8       # (from pid, to pid)
-EXIT = 9         # (from pid, to pid, reason, via_link)
-MONITOR = 10     # (watcher pid, target pid or name, ref)
-DEMONITOR = 11   # (watcher pid, target pid or name, ref)
-DOWN = 12        # (ref, watcher pid, target as watched, reason)
-PING = 13        # (ref,)
-PONG = 14        # (ref,)
-PID_BLOCK = 15   # (start, count): pid ids of the sender's node, reserved for the receiver's spawns
+LINK = 7  # (from pid, to pid)
+UNLINK = 8  # (from pid, to pid)
+EXIT = 9  # (from pid, to pid, reason, via_link)
+MONITOR = 10  # (watcher pid, target pid or name, ref)
+DEMONITOR = 11  # (watcher pid, target pid or name, ref)
+DOWN = 12  # (ref, watcher pid, target as watched, reason)
+PING = 13  # (ref,)
+PONG = 14  # (ref,)
+PID_BLOCK = 15  # (start, count): pid ids of the sender's node, reserved for the receiver's spawns
 PID_BLOCK_REQ = 16  # (): please grant another block
-SPAWN_AT = 17    # (caller pid, group leader pid, payload bytes, link, monitor_ref, pid id from a block)
+SPAWN_AT = 17  # (caller pid, group leader pid, payload bytes, link, monitor_ref, pid id from a block)
 
 NAMES = {v: k for k, v in dict(globals()).items() if isinstance(v, int) and k.isupper() and k != "PROTOCOL_VERSION"}
 

@@ -33,17 +33,17 @@ import traceback
 
 import cloudpickle
 
-from .cluster import ClusterSupervisor
-from .._base.errors import PydistError
-from .genserver import explain
 from .._api.processes import Process, receive, spawn
+from .._base.errors import PydistError
+from .cluster import ClusterSupervisor
+from .genserver import explain
 from .supervisor import Supervisor
 
 __all__ = ["Application", "ApplicationError", "start_cli_app"]
 
 log = logging.getLogger("pydist")
 
-_STARTED: dict[str, dict] = {}   # app name -> {"module", "pid", "watcher"}
+_STARTED: dict[str, dict] = {}  # app name -> {"module", "pid", "watcher"}
 _DOC = "see docs/reference/application.md"
 
 
@@ -70,8 +70,13 @@ def _project_package(folder: str) -> str | None:
     name = os.path.basename(folder)
     if os.path.isfile(os.path.join(folder, name, "__init__.py")):
         return name
-    found = [d for d in sorted(os.listdir(folder)) if d not in ("tests", "test", "docs")
-             and d.isidentifier() and os.path.isfile(os.path.join(folder, d, "__init__.py"))]
+    found = [
+        d
+        for d in sorted(os.listdir(folder))
+        if d not in ("tests", "test", "docs")
+        and d.isidentifier()
+        and os.path.isfile(os.path.join(folder, d, "__init__.py"))
+    ]
     return found[0] if len(found) == 1 else None
 
 
@@ -83,12 +88,13 @@ def load(app: str):
         if os.path.isdir(path) and os.path.isfile(os.path.join(path, "__init__.py")):
             parent, modname = os.path.dirname(path), os.path.basename(path)
         elif os.path.isdir(path) and _project_package(path):
-            parent, modname = path, _project_package(path)   # a project folder holding the package
+            parent, modname = path, _project_package(path)  # a project folder holding the package
         elif path.endswith(".py") and os.path.isfile(path):
             parent, modname = os.path.dirname(path), os.path.basename(path)[:-3]
         else:
-            raise ApplicationError(f"-S {app}: no such module, package or file ({path} is neither "
-                                   "a package folder nor a .py file)")
+            raise ApplicationError(
+                f"-S {app}: no such module, package or file ({path} is neither a package folder nor a .py file)"
+            )
         if parent not in sys.path:
             sys.path.insert(0, parent)
     else:
@@ -102,12 +108,15 @@ def load(app: str):
             raise ApplicationError(
                 f"-S {app}: no module named {modname!r} in the current directory ({os.getcwd()}) "
                 f"or the installed packages; run pydist from the folder that holds it, or give "
-                f"its path (-S path/to/{modname.split('.')[0]})") from None
-        raise ApplicationError(f"-S {app}: importing {modname} failed: ModuleNotFoundError: {err}"
-                               f"{_where(err, parent)}") from None
+                f"its path (-S path/to/{modname.split('.')[0]})"
+            ) from None
+        raise ApplicationError(
+            f"-S {app}: importing {modname} failed: ModuleNotFoundError: {err}{_where(err, parent)}"
+        ) from None
     except Exception as err:
-        raise ApplicationError(f"-S {app}: importing {modname} failed: {type(err).__name__}: "
-                               f"{err}{_where(err, parent)}") from None
+        raise ApplicationError(
+            f"-S {app}: importing {modname} failed: {type(err).__name__}: {err}{_where(err, parent)}"
+        ) from None
 
 
 def _own_start(decl):
@@ -135,7 +144,8 @@ def _declarations(module):
                 return sub
     raise ApplicationError(
         f"{module.__name__} declares no application: define children() (and optionally "
-        f"topologies) in it or in {module.__name__}/application.py; {_DOC}")
+        f"topologies) in it or in {module.__name__}/application.py; {_DOC}"
+    )
 
 
 def _value(decl, name, default):
@@ -145,8 +155,13 @@ def _value(decl, name, default):
 
 # -- starting and stopping -------------------------------------------------------
 def _describe(reason) -> str:
-    if (type(reason) is tuple and len(reason) == 2 and reason[0] == "shutdown"
-            and type(reason[1]) is tuple and reason[1][0] == "failed_to_start_child"):
+    if (
+        type(reason) is tuple
+        and len(reason) == 2
+        and reason[0] == "shutdown"
+        and type(reason[1]) is tuple
+        and reason[1][0] == "failed_to_start_child"
+    ):
         _, child, why = reason[1]
         return f"its child {child!r} failed to start: " + explain(why, "it")
     return explain(reason, "its supervisor")
@@ -181,8 +196,10 @@ def _start(module):
     except PydistError:
         raise
     except Exception as err:
-        raise ApplicationError(f"application {name} did not start: {type(err).__name__}: "
-                               f"{err}{_where(err, os.path.dirname(getattr(module, '__file__', '') or ''))}") from None
+        raise ApplicationError(
+            f"application {name} did not start: {type(err).__name__}: "
+            f"{err}{_where(err, os.path.dirname(getattr(module, '__file__', '') or ''))}"
+        ) from None
     if not (type(ret) is tuple and len(ret) >= 2 and ret[0] == "ok"):
         return ret if type(ret) is tuple and ret[:1] == ("error",) else ("error", ("bad_return_value", ret))
     stopping: set = set()

@@ -20,11 +20,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from .._base import names as _names
-from .genserver import GenServer
+from .._api.node import Node
 from .._api.processes import Process, node
 from .._api.processes import self as self_pid
-from .._api.node import Node
+from .._base import names as _names
+from .genserver import GenServer
 from .supervisor import Supervisor
 
 __all__ = ["Cluster"]
@@ -36,8 +36,7 @@ DEFAULT_POLLING_INTERVAL = 5.0
 
 def _connect_all(names, timeout: float) -> None:
     """Connect to each of ``names`` at once (a dead host costs its own wait only)."""
-    threads = [threading.Thread(target=Node.connect, args=(n,), daemon=True,
-                                name=f"pydist-cluster-{n}") for n in names]
+    threads = [threading.Thread(target=Node.connect, args=(n,), daemon=True, name=f"pydist-cluster-{n}") for n in names]
     for t in threads:
         t.start()
     for t in threads:
@@ -59,12 +58,19 @@ class _Strategy(GenServer):
         topology, config = arg
         self.check_config(topology, config)
         if not Node.alive():
-            log.warning("cluster %s: this node is not distributed, so it joins no cluster "
-                        "(start it with --sname NAME or --name NAME@HOST)", topology)
+            log.warning(
+                "cluster %s: this node is not distributed, so it joins no cluster "
+                "(start it with --sname NAME or --name NAME@HOST)",
+                topology,
+            )
             return "ignore"
         interval = float(config.get("polling_interval", DEFAULT_POLLING_INTERVAL))
-        st = {"topology": topology, "config": config, "interval": interval,
-              "longnames": _names.is_long_host(node().split("@", 1)[1])}
+        st = {
+            "topology": topology,
+            "config": config,
+            "interval": interval,
+            "longnames": _names.is_long_host(node().split("@", 1)[1]),
+        }
         Node.monitor_nodes(True)
         self._poll(st)
         Process.send_after(self_pid(), "$poll", interval)
@@ -92,8 +98,9 @@ class _Strategy(GenServer):
                 if msg[0] == "nodeup":
                     log.info("cluster %s: connected to %s", st["topology"], msg[1])
                 else:
-                    log.info("cluster %s: disconnected from %s (retrying every %g s)",
-                             st["topology"], msg[1], st["interval"])
+                    log.info(
+                        "cluster %s: disconnected from %s (retrying every %g s)", st["topology"], msg[1], st["interval"]
+                    )
         return ("noreply", st)
 
     def watches(self, st, name: str) -> bool:
@@ -112,8 +119,9 @@ class Epmd(_Strategy):
     def check_config(self, topology, config):
         hosts = config.get("hosts")
         if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) for h in hosts):
-            raise ValueError(f"cluster {topology}: the Epmd strategy needs config "
-                             f"{{'hosts': ['name@host', ...]}}, got {config!r}")
+            raise ValueError(
+                f"cluster {topology}: the Epmd strategy needs config {{'hosts': ['name@host', ...]}}, got {config!r}"
+            )
 
     def init(self, arg):
         ret = super().init(arg)
@@ -122,8 +130,7 @@ class Epmd(_Strategy):
             wrong = [h for h in st["config"]["hosts"] if not self._usable(st, _names.qualify(h, node()))]
             if wrong:
                 kind = "long (--name)" if st["longnames"] else "short (--sname)"
-                log.warning("cluster %s: ignoring %s: this node uses %s names", st["topology"],
-                            ", ".join(wrong), kind)
+                log.warning("cluster %s: ignoring %s: this node uses %s names", st["topology"], ", ".join(wrong), kind)
         return ret
 
     def targets(self, st):
@@ -156,20 +163,29 @@ def topologies_specs(topologies) -> list[dict]:
     specs = []
     for name, topo in items:
         if not isinstance(topo, dict):
-            raise ValueError(f"cluster {name}: a topology is a dict like "
-                             "{'strategy': Cluster.Epmd, 'config': {'hosts': [...]}}")
+            raise ValueError(
+                f"cluster {name}: a topology is a dict like {{'strategy': Cluster.Epmd, 'config': {{'hosts': [...]}}}}"
+            )
         strategy = topo.get("strategy")
         if isinstance(strategy, str):
             strategy = STRATEGIES.get(strategy.rsplit(".", 1)[-1])
         if not (isinstance(strategy, type) and issubclass(strategy, _Strategy)):
-            raise ValueError(f"cluster {name}: unknown strategy {topo.get('strategy')!r} "
-                             f"(use one of {', '.join(STRATEGIES)})")
+            raise ValueError(
+                f"cluster {name}: unknown strategy {topo.get('strategy')!r} (use one of {', '.join(STRATEGIES)})"
+            )
         config = dict(topo.get("config") or {})
         if "polling_interval" in topo:
             config.setdefault("polling_interval", topo["polling_interval"])
         strategy().check_config(name, config)
-        specs.append({"id": f"cluster:{name}", "start": (GenServer.start_link, (strategy, (name, config))),
-                      "restart": "permanent", "shutdown": 5.0, "type": "worker"})
+        specs.append(
+            {
+                "id": f"cluster:{name}",
+                "start": (GenServer.start_link, (strategy, (name, config))),
+                "restart": "permanent",
+                "shutdown": 5.0,
+                "type": "worker",
+            }
+        )
     return specs
 
 
@@ -182,8 +198,12 @@ class ClusterSupervisor:
 
     @staticmethod
     def child_spec(topologies):
-        return {"id": "Cluster.Supervisor", "start": (ClusterSupervisor.start_link, (topologies,)),
-                "restart": "permanent", "type": "supervisor"}
+        return {
+            "id": "Cluster.Supervisor",
+            "start": (ClusterSupervisor.start_link, (topologies,)),
+            "restart": "permanent",
+            "type": "supervisor",
+        }
 
 
 class Cluster:
@@ -192,8 +212,9 @@ class Cluster:
     Epmd = Epmd
     LocalEpmd = LocalEpmd
     Supervisor = ClusterSupervisor
-    Strategy = type("Strategy", (), {"Epmd": Epmd, "LocalEpmd": LocalEpmd,
-                                     "__doc__": "libcluster's Cluster.Strategy.* spellings"})
+    Strategy = type(
+        "Strategy", (), {"Epmd": Epmd, "LocalEpmd": LocalEpmd, "__doc__": "libcluster's Cluster.Strategy.* spellings"}
+    )
 
 
 Cluster.__module__ = "pydist"

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import time
 
-from . import server_loop as _server
-from .._base.errors import Exit
-from .._base.names import qualify
 from .._api.processes import Process, drop_reply, make_ref, node, receive, send, spawn_on
 from .._api.processes import self as self_pid
+from .._base.errors import Exit
+from .._base.names import qualify
 from .._base.terms import Pid, Ref
+from . import server_loop as _server
 
 __all__ = ["GenServer"]
 
-NOPROC_WORDS = ("no process: the process is not alive or there's no process currently "
-                "associated with the given name")
+NOPROC_WORDS = "no process: the process is not alive or there's no process currently associated with the given name"
 
 
 def _is_down(m, ref) -> bool:
@@ -37,9 +36,8 @@ def _is_down(m, ref) -> bool:
 
 def _resolve(server, desc):
     """``(target, node)``: a local name becomes its pid now (noproc if unknown)."""
-    if type(server) is tuple and len(server) == 2 and isinstance(server[0], str) \
-            and isinstance(server[1], str):
-        on = qualify(server[1], node())   # a bare node name means that node on this host
+    if type(server) is tuple and len(server) == 2 and isinstance(server[0], str) and isinstance(server[1], str):
+        on = qualify(server[1], node())  # a bare node name means that node on this host
         if on != node():
             return (server[0], on), on
         server = server[0]
@@ -50,8 +48,7 @@ def _resolve(server, desc):
         return pid, node()
     if type(server) is Pid:
         return server, server.node
-    raise TypeError(f"{desc[0]}.{desc[1]}: a server is a Pid, a registered name or "
-                    f"(name, node), not {server!r}")
+    raise TypeError(f"{desc[0]}.{desc[1]}: a server is a Pid, a registered name or (name, node), not {server!r}")
 
 
 def label(server, on: str) -> str:
@@ -87,15 +84,14 @@ def _exit(reason, server, on, desc) -> Exit:
     if head == "noproc":
         how = NOPROC_WORDS + " (is the server started? check the name with GenServer.whereis)"
     elif type(head) is tuple and head[0] == "nodedown":
-        how = (f"no connection to {head[1]} (the node is down or unreachable; "
-               f"check it with Node.ping({head[1]!r}))")
+        how = f"no connection to {head[1]} (the node is down or unreachable; check it with Node.ping({head[1]!r}))"
     elif head == "timeout":
         t = desc[2][-1]
-        how = (f"time out: no reply within {t} s (the server is busy or stuck; "
-               "pass a larger timeout= if it is just slow)")
+        how = (
+            f"time out: no reply within {t} s (the server is busy or stuck; pass a larger timeout= if it is just slow)"
+        )
     elif head == "calling_self":
-        how = ("process attempted to call itself (a server that calls itself would wait "
-               "for its own reply forever)")
+        how = "process attempted to call itself (a server that calls itself would wait for its own reply forever)"
     else:
         how = explain(head)
     return Exit(reason, what + how)
@@ -107,8 +103,8 @@ def _down_reason(reason, on):
 
 def _wait_start(pid, mref, tag, link, timeout):
     def mine(m):
-        return type(m) is tuple and ((len(m) == 3 and m[0] == "$gen_ack" and m[1] == tag)
-                                     or _is_down(m, mref))
+        return type(m) is tuple and ((len(m) == 3 and m[0] == "$gen_ack" and m[1] == tag) or _is_down(m, mref))
+
     try:
         msg = receive(timeout, mine)
     except BaseException as err:
@@ -133,8 +129,7 @@ def _start(cls, arg, name, link, timeout, what):
         raise TypeError(f"{what}: name= must be a string, not {name!r}")
     me = self_pid()
     tag = make_ref()
-    pid, mref = spawn_on(None, _server.main, (cls, arg, name, me, tag, link),
-                         link=link, monitor=True, what=what)
+    pid, mref = spawn_on(None, _server.main, (cls, arg, name, me, tag, link), link=link, monitor=True, what=what)
     return _wait_start(pid, mref, tag, link, timeout)
 
 
@@ -165,23 +160,24 @@ class GenServer:
 
     def handle_call(self, request, from_, state):
         raise NotImplementedError(
-            f"attempted to call GenServer {type(self).__name__} with {request!r} "
-            "but it defines no handle_call")
+            f"attempted to call GenServer {type(self).__name__} with {request!r} but it defines no handle_call"
+        )
 
     def handle_cast(self, request, state):
         raise NotImplementedError(
-            f"attempted to cast to GenServer {type(self).__name__} with {request!r} "
-            "but it defines no handle_cast")
+            f"attempted to cast to GenServer {type(self).__name__} with {request!r} but it defines no handle_cast"
+        )
 
     def handle_info(self, msg, state):
-        _server.log.warning("GenServer %s on %s received an unexpected message in handle_info: %r",
-                            type(self).__name__, node(), msg)
+        _server.log.warning(
+            "GenServer %s on %s received an unexpected message in handle_info: %r", type(self).__name__, node(), msg
+        )
         return ("noreply", state)
 
     def handle_continue(self, arg, state):
         raise NotImplementedError(
-            f"GenServer {type(self).__name__} returned ('continue', {arg!r}) "
-            "but defines no handle_continue")
+            f"GenServer {type(self).__name__} returned ('continue', {arg!r}) but defines no handle_continue"
+        )
 
     def terminate(self, reason, state):
         return None
@@ -198,8 +194,7 @@ class GenServer:
             start = (GenServer.start_link, (cls, arg))
         else:
             start = (cls.start_link, (arg,))
-        return {"id": cls.__name__, "start": start, "restart": "permanent",
-                "shutdown": 5.0, "type": "worker"}
+        return {"id": cls.__name__, "start": start, "restart": "permanent", "shutdown": 5.0, "type": "worker"}
 
     # -- the API --------------------------------------------------------------
     @staticmethod
@@ -248,8 +243,13 @@ class GenServer:
         send(target, ("$gen_call", (me, mref), request))
 
         def mine(m):
-            return type(m) is tuple and len(m) >= 3 and m[1] == mref and (
-                m[0] == "$gen_reply" or (m[0] == "DOWN" and len(m) == 5))
+            return (
+                type(m) is tuple
+                and len(m) >= 3
+                and m[1] == mref
+                and (m[0] == "$gen_reply" or (m[0] == "DOWN" and len(m) == 5))
+            )
+
         try:
             msg = receive(timeout, mine)
         except BaseException as err:  # timeout, or Ctrl-C at the prompt
@@ -320,7 +320,7 @@ class GenServer:
 
         nodes = [node()] + Node.list() if nodes is None else [qualify(n, node()) for n in nodes]
         me = self_pid()
-        pending: dict = {}   # monitor ref (= reply tag) -> node, in the order of nodes
+        pending: dict = {}  # monitor ref (= reply tag) -> node, in the order of nodes
         waiting: dict = {}
         for n in nodes:
             mref = Process.monitor((name, n))
@@ -337,8 +337,14 @@ class GenServer:
         deadline = None if timeout is None else time.monotonic() + timeout
 
         def mine(m):
-            return type(m) is tuple and len(m) >= 3 and type(m[1]) is Ref and m[1] in waiting and (
-                m[0] == "$gen_reply" or (m[0] == "DOWN" and len(m) == 5))
+            return (
+                type(m) is tuple
+                and len(m) >= 3
+                and type(m[1]) is Ref
+                and m[1] in waiting
+                and (m[0] == "$gen_reply" or (m[0] == "DOWN" and len(m) == 5))
+            )
+
         try:
             while waiting:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())

@@ -23,10 +23,10 @@ import logging
 import reprlib
 import traceback
 
-from .._base.errors import Exit
-from .._base.tracebacks import user_traceback
 from .._api.processes import Process, node, receive, send
 from .._api.processes import self as self_pid
+from .._base.errors import Exit
+from .._base.tracebacks import user_traceback
 
 log = logging.getLogger("pydist")
 
@@ -38,7 +38,7 @@ _repr.maxlevel = 4
 SHAPES = {
     "init": "('ok', state), ('stop', reason) or 'ignore'",
     "handle_call": "('reply', reply, state), ('noreply', state), "
-                   "('stop', reason, reply, state) or ('stop', reason, state)",
+    "('stop', reason, reply, state) or ('stop', reason, state)",
     "other": "('noreply', state) or ('stop', reason, state)",
 }
 
@@ -105,12 +105,12 @@ def main(cls, arg, name, starter, tag, linked):
     if type(ret) is tuple and len(ret) == 2 and ret[0] == "stop":
         fail(("error", ret[1]))
         raise Exit(ret[1])
-    if not (type(ret) is tuple and len(ret) in (2, 3) and ret[0] == "ok"
-            and (len(ret) == 2 or _valid_extra(ret[2]))):
+    if not (type(ret) is tuple and len(ret) in (2, 3) and ret[0] == "ok" and (len(ret) == 2 or _valid_extra(ret[2]))):
         reason = ("bad_return_value", ret)
         fail(("error", reason))
-        srv.report(f"init returned {_repr.repr(ret)}, which is not a valid return value "
-                   f"(expected {SHAPES['init']})", arg, None)
+        srv.report(
+            f"init returned {_repr.repr(ret)}, which is not a valid return value (expected {SHAPES['init']})", arg, None
+        )
         raise Exit(reason)
     _ack(starter, tag, ("ok", me))
     srv.loop(inst, ret[1], ret[2] if len(ret) == 3 else None)
@@ -133,7 +133,7 @@ def exit_reason_of(err: BaseException):
 
 class _Server:
     def __init__(self, cls_name, name, me, parent):
-        self.cb = "init"   # the callback running now, for reports
+        self.cb = "init"  # the callback running now, for reports
         self.me = me
         self.parent = parent
         who = repr(name) if name is not None else f"{cls_name} {me}"
@@ -167,8 +167,11 @@ class _Server:
             cb = self.cb
             reason = ("bad_return_value", bad.value)
             shapes = SHAPES["handle_call" if cb == "handle_call" else "other"]
-            self.report(f"{cb} returned {_repr.repr(bad.value)}, which is not a valid return value "
-                        f"(expected {shapes})", msg, state)
+            self.report(
+                f"{cb} returned {_repr.repr(bad.value)}, which is not a valid return value (expected {shapes})",
+                msg,
+                state,
+            )
             self._stop(inst, reason, state, cb, msg, log_it=False)
         except Exit as err:  # e.g. a GenServer.call made by a callback failed
             self.report(f"{self.cb} exited: {err}", msg, state, err)
@@ -186,8 +189,13 @@ class _Server:
                 from_, request = msg[1], msg[2]
                 self.cb = "handle_call"
                 ret = inst.handle_call(request, from_, state)
-                if type(ret) is tuple and ret and ret[0] == "reply" and len(ret) in (3, 4) \
-                        and (len(ret) == 3 or _valid_extra(ret[3])):
+                if (
+                    type(ret) is tuple
+                    and ret
+                    and ret[0] == "reply"
+                    and len(ret) in (3, 4)
+                    and (len(ret) == 3 or _valid_extra(ret[3]))
+                ):
                     send(from_[0], ("$gen_reply", from_[1], ret[1]))
                     return ret[2], (ret[3] if len(ret) == 4 else None)
                 if type(ret) is tuple and len(ret) == 4 and ret[0] == "stop":

@@ -19,11 +19,11 @@ import logging
 import time
 from collections import deque
 
-from .genserver import GenServer, explain
-from .server_loop import exception_reason, normal_exit
 from .._api.processes import Process, node, receive, send
 from .._api.processes import self as self_pid
 from .._base.terms import Pid
+from .genserver import GenServer, explain
+from .server_loop import exception_reason, normal_exit
 
 __all__ = ["Supervisor"]
 
@@ -49,7 +49,8 @@ def child_spec(spec, **overrides) -> dict:
     else:
         raise TypeError(
             f"bad child spec {spec!r}: give a dict {{'id': ..., 'start': (fn, args)}}, "
-            "a GenServer class, or (GenServer class, arg)")
+            "a GenServer class, or (GenServer class, arg)"
+        )
     d.update(overrides)
     if "id" not in d:
         raise ValueError(f"bad child spec {d!r}: it has no 'id'")
@@ -71,17 +72,16 @@ def child_spec(spec, **overrides) -> dict:
     if sd == "infinity":
         d["shutdown"] = None
     elif not (sd is None or sd == "brutal_kill" or (type(sd) in (int, float) and sd >= 0)):
-        raise ValueError(f"bad child spec for {d['id']!r}: 'shutdown' must be seconds, "
-                         "'brutal_kill' or 'infinity'")
+        raise ValueError(f"bad child spec for {d['id']!r}: 'shutdown' must be seconds, 'brutal_kill' or 'infinity'")
     return d
 
 
 class _Child:
-    __slots__ = ("spec", "pid")
+    __slots__ = ("pid", "spec")
 
     def __init__(self, spec):
         self.spec = spec
-        self.pid = None     # a Pid, None (not running) or "restarting"
+        self.pid = None  # a Pid, None (not running) or "restarting"
 
     @property
     def id(self):
@@ -94,8 +94,9 @@ def _start(ch: _Child):
     try:
         ret = fn(*args)
     except Exception as err:
-        log.error("Supervisor on %s: child %r failed to start: %s: %s",
-                  node(), ch.id, type(err).__name__, err, exc_info=err)
+        log.error(
+            "Supervisor on %s: child %r failed to start: %s: %s", node(), ch.id, type(err).__name__, err, exc_info=err
+        )
         return ("error", exception_reason(err))
     if type(ret) is Pid:
         ret = ("ok", ret)
@@ -124,6 +125,7 @@ def _shutdown(ch: _Child) -> None:
 
     def down(m):
         return type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] == mref
+
     grace = ch.spec["shutdown"]
     if grace == "brutal_kill":
         Process.exit(pid, "kill")
@@ -133,8 +135,7 @@ def _shutdown(ch: _Child) -> None:
             receive(grace, down)
             return
         except TimeoutError:
-            log.warning("Supervisor on %s: child %r did not stop within %s s; killing it",
-                        node(), ch.id, grace)
+            log.warning("Supervisor on %s: child %r did not stop within %s s; killing it", node(), ch.id, grace)
             Process.exit(pid, "kill")
     receive(None, down)
 
@@ -192,12 +193,18 @@ class _SupervisorServer(GenServer):
             if restart == "temporary":
                 st.children.remove(ch)
             if not normal_exit(reason):
-                log.error("Supervisor %s: child %r exited: %s (temporary: not restarted)",
-                          st.label, ch.id, _words(reason))
+                log.error(
+                    "Supervisor %s: child %r exited: %s (temporary: not restarted)", st.label, ch.id, _words(reason)
+                )
             return ("noreply", st)
-        log.log(logging.INFO if normal_exit(reason) else logging.ERROR,
-                "Supervisor %s: child %r exited: %s; restarting it (%s)",
-                st.label, ch.id, _words(reason), st.strategy)
+        log.log(
+            logging.INFO if normal_exit(reason) else logging.ERROR,
+            "Supervisor %s: child %r exited: %s; restarting it (%s)",
+            st.label,
+            ch.id,
+            _words(reason),
+            st.strategy,
+        )
         return self._restart(st, ch)
 
     def _restart(self, st, ch):
@@ -206,9 +213,13 @@ class _SupervisorServer(GenServer):
         while st.restarts and now - st.restarts[0] > st.max_seconds:
             st.restarts.popleft()
         if len(st.restarts) > st.max_restarts:
-            log.error("Supervisor %s reached its maximum restart intensity (more than %d restarts "
-                      "in %g s): shutting down its children and exiting", st.label,
-                      st.max_restarts, st.max_seconds)
+            log.error(
+                "Supervisor %s reached its maximum restart intensity (more than %d restarts "
+                "in %g s): shutting down its children and exiting",
+                st.label,
+                st.max_restarts,
+                st.max_seconds,
+            )
             return ("stop", "shutdown", st)
         i = st.children.index(ch)
         if st.strategy == "one_for_one":
@@ -228,8 +239,7 @@ class _SupervisorServer(GenServer):
                 continue
             ok, value = _start(c)
             if ok != "ok":
-                log.error("Supervisor %s: restarting child %r failed: %s; trying again", st.label,
-                          c.id, _words(value))
+                log.error("Supervisor %s: restarting child %r failed: %s; trying again", st.label, c.id, _words(value))
                 c.pid = "restarting"
                 send(self_pid(), ("$restart", c.id))
                 return ("noreply", st)
@@ -241,13 +251,19 @@ class _SupervisorServer(GenServer):
         op = request[0] if type(request) is tuple and request else None
         find = {c.id: c for c in st.children}
         if op == "which_children":
-            return ("reply", [(c.id, c.pid, c.spec["type"], list(c.spec["modules"]))
-                              for c in st.children], st)
+            return ("reply", [(c.id, c.pid, c.spec["type"], list(c.spec["modules"])) for c in st.children], st)
         if op == "count_children":
             live = [c for c in st.children if type(c.pid) is Pid]
-            return ("reply", {"specs": len(st.children), "active": len(live),
-                              "supervisors": sum(c.spec["type"] == "supervisor" for c in st.children),
-                              "workers": sum(c.spec["type"] == "worker" for c in st.children)}, st)
+            return (
+                "reply",
+                {
+                    "specs": len(st.children),
+                    "active": len(live),
+                    "supervisors": sum(c.spec["type"] == "supervisor" for c in st.children),
+                    "workers": sum(c.spec["type"] == "worker" for c in st.children),
+                },
+                st,
+            )
         if op == "start_child":
             spec = request[1]
             old = find.get(spec["id"])
@@ -298,8 +314,9 @@ def _start_sup(link, children, strategy, max_restarts, max_seconds, name, what):
     ids = [s["id"] for s in specs]
     dup = next((i for i in ids if ids.count(i) > 1), None)
     if dup is not None:
-        raise ValueError(f"{what}: two children have the id {dup!r}; give each a unique 'id' "
-                         f"(Supervisor.child_spec(spec, id=...))")
+        raise ValueError(
+            f"{what}: two children have the id {dup!r}; give each a unique 'id' (Supervisor.child_spec(spec, id=...))"
+        )
     start = GenServer.start_link if link else GenServer.start
     return start(_SupervisorServer, (specs, strategy, max_restarts, max_seconds), name=name)
 
@@ -310,23 +327,23 @@ class Supervisor:
     child_spec = staticmethod(child_spec)
 
     @staticmethod
-    def start_link(children, strategy: str = "one_for_one", max_restarts: int = 3,
-                   max_seconds: float = 5, name: str | None = None):
+    def start_link(
+        children, strategy: str = "one_for_one", max_restarts: int = 3, max_seconds: float = 5, name: str | None = None
+    ):
         """Start the children in order, linked; returns ``("ok", pid)``.
 
         ``("error", ("shutdown", ("failed_to_start_child", id, reason)))``
         if one fails to start (those already started are stopped again).
         Raises ValueError for a bad spec or option.
         """
-        return _start_sup(True, children, strategy, max_restarts, max_seconds, name,
-                          "Supervisor.start_link")
+        return _start_sup(True, children, strategy, max_restarts, max_seconds, name, "Supervisor.start_link")
 
     @staticmethod
-    def start(children, strategy: str = "one_for_one", max_restarts: int = 3,
-              max_seconds: float = 5, name: str | None = None):
+    def start(
+        children, strategy: str = "one_for_one", max_restarts: int = 3, max_seconds: float = 5, name: str | None = None
+    ):
         """As ``start_link`` without the link to the caller (use it at the prompt)."""
-        return _start_sup(False, children, strategy, max_restarts, max_seconds, name,
-                          "Supervisor.start")
+        return _start_sup(False, children, strategy, max_restarts, max_seconds, name, "Supervisor.start")
 
     @staticmethod
     def which_children(sup) -> list:

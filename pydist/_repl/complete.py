@@ -24,8 +24,8 @@ _DOTTED = re.compile(r"(?:^|[^\w.])(?P<word>[A-Za-z_][\w]*(?:\.[A-Za-z_]?\w*)*)$
 
 def node_names() -> list[tuple[str, str]]:
     """Known node names (not this one) with where they are known from."""
-    from .._base.names import short_host
     from .._api.node import Node
+    from .._base.names import short_host
     from .._core.runtime import RUNTIME
 
     me = RUNTIME.name

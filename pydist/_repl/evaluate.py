@@ -21,14 +21,13 @@ import sys
 from .._base.tracebacks import format_user_exception
 from .._core.state import ProcessExitSignal, current
 
-__all__ = ["Evaluator", "format_exception", "exit_signal_text", "take_exit_signal", "is_complete",
-           "INTERRUPT"]
+__all__ = ["INTERRUPT", "Evaluator", "exit_signal_text", "format_exception", "is_complete", "take_exit_signal"]
 
-MAX_LINES = 400         # a value's rendering longer than this is cut (the value stays in v(n))
+MAX_LINES = 400  # a value's rendering longer than this is cut (the value stays in v(n))
 MAX_CHARS = 40_000
-MAX_ITEMS = 100         # items shown per container before rich writes "... +N"
+MAX_ITEMS = 100  # items shown per container before rich writes "... +N"
 MAX_STRING = 20_000
-KEEP_RESULTS = 100      # iex keeps 20 by default; values older than this are forgotten
+KEEP_RESULTS = 100  # iex keeps 20 by default; values older than this are forgotten
 INTERRUPT = "$interrupt"  # the exit signal a --remsh client sends for Ctrl-C
 
 
@@ -73,8 +72,15 @@ def _last_line_in_block(src: str) -> bool:
     """True if the last logical line is indented (an open def/for/if block)."""
     import tokenize
 
-    skip = {tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT,
-            tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.ENCODING}
+    skip = {
+        tokenize.NL,
+        tokenize.COMMENT,
+        tokenize.INDENT,
+        tokenize.DEDENT,
+        tokenize.NEWLINE,
+        tokenize.ENDMARKER,
+        tokenize.ENCODING,
+    }
     first_col = None
     start_of_line = True
     try:
@@ -132,9 +138,17 @@ def render_value(value, *, color: bool, width: int) -> str:
         from rich.pretty import Pretty
 
         buf = io.StringIO()
-        console = Console(file=buf, force_terminal=color, no_color=not color, width=max(width, 20),
-                          color_system="standard" if color else None, soft_wrap=False,
-                          legacy_windows=False, force_jupyter=False, force_interactive=False)
+        console = Console(
+            file=buf,
+            force_terminal=color,
+            no_color=not color,
+            width=max(width, 20),
+            color_system="standard" if color else None,
+            soft_wrap=False,
+            legacy_windows=False,
+            force_jupyter=False,
+            force_interactive=False,
+        )
         console.print(Pretty(value, max_length=MAX_ITEMS, max_string=MAX_STRING))
         text = buf.getvalue()
     except Exception as err:  # a broken __repr__ says so, it does not crash the prompt
@@ -170,7 +184,7 @@ class Evaluator:
         self.results: dict[int, object] = {}
         self.color = color
         self.width = width
-        self.plain = False        # piped mode: plain repr, no rich
+        self.plain = False  # piped mode: plain repr, no rich
         self.fatal_from: set = set()  # exit signals from these pids end the evaluator's process
         self.interrupt_raises = False  # piped mode: Ctrl-C stops everything
         ns["v"] = self.v
@@ -183,8 +197,10 @@ class Evaluator:
             raise TypeError(f"v(n): n is an entry number like 3 (or -1 for the last), not {n!r}")
         k = self.counter + n if n < 0 else n
         if k not in self.results:
-            raise ValueError(f"v({n}): no result for entry {k}; entries run so far: "
-                             f"{min(self.results, default=0)}..{self.counter - 1}")
+            raise ValueError(
+                f"v({n}): no result for entry {k}; entries run so far: "
+                f"{min(self.results, default=0)}..{self.counter - 1}"
+            )
         return self.results[k]
 
     def run(self, src: str) -> bool:

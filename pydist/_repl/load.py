@@ -20,7 +20,7 @@ import os
 import sys
 import types
 
-__all__ = ["make_loaders", "install_module"]
+__all__ = ["install_module", "make_loaders"]
 
 
 def _load_file(path: str, name: str | None = None) -> types.ModuleType:
@@ -102,7 +102,7 @@ def make_loaders(ns: dict):
         with open(filename, encoding="utf-8") as f:
             source = f.read()
         results = []
-        for node in (Node.list() if nodes is None else list(nodes)):
+        for node in Node.list() if nodes is None else list(nodes):
             try:
                 call(node, install_module, name, source, os.path.basename(filename), timeout=timeout)
                 results.append((node, "loaded", name))

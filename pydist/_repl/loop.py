@@ -28,17 +28,15 @@ import sys
 import threading
 
 from .._core.iofwd import TERMINAL
-from .._core.state import ProcessExitSignal
-from .namespace import prompt_helpers
-from .evaluate import Evaluator, format_exception, is_complete, take_exit_signal
 from .._core.runtime import RUNTIME
+from .._core.state import ProcessExitSignal
+from .evaluate import Evaluator, format_exception, is_complete, take_exit_signal
+from .namespace import prompt_helpers
 
 __all__ = ["run_repl"]
 
 STARTUP_FILE = ".pydist.py"
 _CONTINUES = ("else", "elif", "except", "finally", "case")
-
-
 
 
 def _exit_code(err: SystemExit) -> int:
@@ -77,14 +75,16 @@ def run_repl(ns: dict, remsh: str | None = None) -> int:
     color = _use_color()
     if remsh:
         from .._api.node import Node
-        from .._base.names import qualify
         from .._base.errors import PydistError
+        from .._base.names import qualify
         from .remsh import RemoteEvaluator
 
         target = qualify(remsh, RUNTIME.name)
         if Node.ping(target) != "pong":
-            raise PydistError(f"--remsh: cannot reach {target} (Node.ping answered 'pang'); "
-                              "is it running, and does it share this node's cookie?")
+            raise PydistError(
+                f"--remsh: cannot reach {target} (Node.ping answered 'pang'); "
+                "is it running, and does it share this node's cookie?"
+            )
         ev = RemoteEvaluator(target, color=color, width=_width())
     else:
         ev = Evaluator(ns, color=color, width=_width())
@@ -156,8 +156,10 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
     from .. import __version__
 
     where = f"on {getattr(ev, 'prompt_node', RUNTIME.name)}" if RUNTIME.dist is not None else "not distributed"
-    _say(f"pydist {__version__} (Python {sys.version.split()[0]}) {where}"
-         f"{' (remote shell)' if remote else ''} - h() for help, Ctrl-D or exit() to leave\n")
+    _say(
+        f"pydist {__version__} (Python {sys.version.split()[0]}) {where}"
+        f"{' (remote shell)' if remote else ''} - h() for help, Ctrl-D or exit() to leave\n"
+    )
     threading.Thread(target=_warm_up, name="pydist-warm-up", daemon=True).start()
     try:
         while True:
@@ -182,8 +184,8 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
 def _warm_up() -> None:
     """Import rich while the person types, so the first value shows without a pause."""
     try:
-        import rich.console  # noqa: F401
-        import rich.pretty  # noqa: F401
+        import rich.console
+        import rich.pretty
     except Exception:
         pass
 
@@ -235,8 +237,7 @@ def _line_loop(ev, proc, prompts: bool) -> int:
                     if pending:
                         flush_pending()
                     return 1 if failed and not prompts else 0
-                if not prompts and pending and _starts_statement(line) \
-                        and is_complete("\n".join(pending) + "\n"):
+                if not prompts and pending and _starts_statement(line) and is_complete("\n".join(pending) + "\n"):
                     flush_pending()  # a script's next statement closes the open block
                 if not pending and not line.strip():
                     continue

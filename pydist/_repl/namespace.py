@@ -4,9 +4,27 @@ from __future__ import annotations
 
 import builtins
 
-BUILTIN_NAMES = ("node", "Node", "spawn", "spawn_link", "spawn_monitor", "self", "send", "receive",
-                 "flush", "make_ref", "Process", "rpc", "Pid", "Ref", "Exit",
-                 "GenServer", "Supervisor", "Application", "h")
+BUILTIN_NAMES = (
+    "node",
+    "Node",
+    "spawn",
+    "spawn_link",
+    "spawn_monitor",
+    "self",
+    "send",
+    "receive",
+    "flush",
+    "make_ref",
+    "Process",
+    "rpc",
+    "Pid",
+    "Ref",
+    "Exit",
+    "GenServer",
+    "Supervisor",
+    "Application",
+    "h",
+)
 
 
 def prompt_namespace() -> dict:

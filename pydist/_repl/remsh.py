@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import sys
 
+from .._api.processes import Process, spawn_on
 from .._base.errors import PydistError
 from .._core.iofwd import TERMINAL
-from .._api.processes import Process, spawn_on
+from .._core.runtime import RUNTIME
 from .._core.state import ProcessExitSignal, current
 from .evaluate import INTERRUPT, Evaluator, take_exit_signal
-from .._core.runtime import RUNTIME
 
 __all__ = ["RemoteEvaluator", "session_main"]
 
@@ -45,8 +45,7 @@ def _names(ns) -> list[str]:
 
 def session_main(client, color: bool, width: int) -> None:
     """The session process on the target node (spawned by the client)."""
-    from .namespace import prompt_namespace
-    from .namespace import prompt_helpers
+    from .namespace import prompt_helpers, prompt_namespace
 
     me = current()
     ns = prompt_namespace()
@@ -89,20 +88,22 @@ class RemoteEvaluator:
         self.counter = 1
         me = RUNTIME.adopt()
         self.me = me
-        pid, self.mref = spawn_on(node, session_main, (me.pid, color, width),
-                                  link=True, monitor=True, what="--remsh")
+        pid, self.mref = spawn_on(node, session_main, (me.pid, color, width), link=True, monitor=True, what="--remsh")
         self.session = pid
         msg = self._wait(lambda m: m[0] == "$remsh_ready", READY_TIMEOUT)
         if msg[0] == "DOWN":
-            raise PydistError(f"--remsh: could not start a session on {node}: {msg[4]!r} "
-                              f"(is pydist running there with the same cookie?)")
+            raise PydistError(
+                f"--remsh: could not start a session on {node}: {msg[4]!r} "
+                f"(is pydist running there with the same cookie?)"
+            )
         _, _, self.prompt_node, self.names = msg
         self.ended = None
 
     def _wait(self, want, timeout=None, quiet=False):
         def match(m):
-            return type(m) is tuple and len(m) > 1 and (
-                want(m) or (m[0] == "DOWN" and len(m) == 5 and m[1] == self.mref))
+            return (
+                type(m) is tuple and len(m) > 1 and (want(m) or (m[0] == "DOWN" and len(m) == 5 and m[1] == self.mref))
+            )
 
         try:
             return self.me.receive(timeout, match)
@@ -153,13 +154,15 @@ class RemoteEvaluator:
                 f"** the entry on {self.node} is inside a blocking call (time.sleep, a C library ...) "
                 "that Ctrl-C cannot interrupt:\n"
                 "** it stops with KeyboardInterrupt when that call returns; waiting for it. "
-                f"Ctrl-C again leaves this remote shell ({self.node} keeps running)\n")
+                f"Ctrl-C again leaves this remote shell ({self.node} keeps running)\n"
+            )
             sys.stderr.flush()
             return self._wait(mine)
         except KeyboardInterrupt:
             self.abandon()
-            sys.stderr.write(f"** left the remote shell; its session on {self.node} was killed "
-                             f"({self.node} keeps running)\n")
+            sys.stderr.write(
+                f"** left the remote shell; its session on {self.node} was killed ({self.node} keeps running)\n"
+            )
             raise SystemExit(130) from None
 
     def abandon(self) -> None:

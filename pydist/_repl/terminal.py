@@ -175,12 +175,18 @@ class PromptTerminal:
         self.continuation = "... "
         history = _History(os.path.expanduser(HISTORY_FILE))  # read lazily; a missing file is fine
         self.session = PromptSession(
-            multiline=True, key_bindings=self._bindings(), lexer=PygmentsLexer(PythonLexer),
-            completer=ThreadedCompleter(completer), complete_while_typing=False,
-            history=history, auto_suggest=AutoSuggestFromHistory(), enable_history_search=False,
+            multiline=True,
+            key_bindings=self._bindings(),
+            lexer=PygmentsLexer(PythonLexer),
+            completer=ThreadedCompleter(completer),
+            complete_while_typing=False,
+            history=history,
+            auto_suggest=AutoSuggestFromHistory(),
+            enable_history_search=False,
             output=create_output(stdout=self.writer.real["stdout"]),
             prompt_continuation=self._continuation,
-            tempfile_suffix=".py")
+            tempfile_suffix=".py",
+        )
 
     def _continuation(self, width: int, line_number: int, wrap_count: int) -> str:
         """``...`` starts each new line of an entry; a long line that merely

@@ -5,15 +5,15 @@ import stat
 import subprocess
 
 import pytest
-
 from conftest import base_env, pydist_cmd, unique
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def run(*args, env=None, input=None, cwd=None):
-    return subprocess.run(pydist_cmd(*args), capture_output=True, text=True, input=input,
-                          env=base_env(**(env or {})), timeout=60, cwd=cwd)
+    return subprocess.run(
+        pydist_cmd(*args), capture_output=True, text=True, input=input, env=base_env(**(env or {})), timeout=60, cwd=cwd
+    )
 
 
 def test_version_and_help():
@@ -36,6 +36,7 @@ def test_sname_defaults_to_the_short_host_name():
     r = run("--sname", name, "-e", "print(node())")
     assert r.returncode == 0, r.stderr
     import socket
+
     assert r.stdout.strip() == f"{name}@{socket.gethostname().split('.')[0]}"
 
 

@@ -11,14 +11,13 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import free_port, wait_for
+
 from pydist._net import nameserver as ns
 
 pytestmark = pytest.mark.timeout(60)
 
-EPMD = [sys.executable, "-c",
-        "import sys; from pydist._net.nameserver import main; sys.exit(main(sys.argv[1:]))"]
+EPMD = [sys.executable, "-c", "import sys; from pydist._net.nameserver import main; sys.exit(main(sys.argv[1:]))"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 REGISTRANT = """
@@ -35,8 +34,7 @@ def port(monkeypatch):
     """A free port for this test's name server; kills any server left on it."""
     number = free_port()
     monkeypatch.setenv("PYDIST_EPMD_PORT", str(number))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
     yield number
     ns.kill()
 
@@ -90,8 +88,9 @@ def test_names_lists_registered_nodes(server, spawn, port):
     registrant(spawn, "bar", 40124)
     result = epmd("--names")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == (f"epmd: up and running on port {port} with data:\n"
-                             "name bar at port 40124\nname foo at port 40123\n")
+    assert result.stdout == (
+        f"epmd: up and running on port {port} with data:\nname bar at port 40124\nname foo at port 40123\n"
+    )
 
 
 def test_names_and_kill_without_server(port):
@@ -116,7 +115,7 @@ def test_kill_9_registrant_disappears_at_once(server, spawn):
     node.wait(5)
     wait_for(lambda: ns.lookup("127.0.0.1", "foo") is None, what="foo's entry to vanish after kill -9")
     assert ns.names() == [("bar", 40124)]
-    other.stdin.close()                     # a clean exit frees the name too
+    other.stdin.close()  # a clean exit frees the name too
     other.wait(5)
     wait_for(lambda: ns.names() == [], what="bar's entry to vanish after it exited")
 
@@ -166,14 +165,13 @@ def test_daemon_reports_a_port_held_by_another_program(port):
 
 
 def test_ensure_running_races_from_two_processes(port, spawn):
-    code = ("from pydist._net.nameserver import ensure_running, ping; ensure_running(); "
-            "print(ping())")
+    code = "from pydist._net.nameserver import ensure_running, ping; ensure_running(); print(ping())"
     racers = [spawn([sys.executable, "-c", code]) for _ in range(2)]
     for proc in racers:
         out, err = proc.communicate(timeout=30)
         assert (proc.returncode, out) == (0, "True\n"), err
     assert ns.ping() and ns.names() == []
-    ns.ensure_running()                     # already running: returns at once
+    ns.ensure_running()  # already running: returns at once
 
 
 def test_ensure_running_raises_with_advice(port):

@@ -3,21 +3,25 @@
 import subprocess
 
 import pytest
-
 from conftest import ROOT, base_env, pydist_cmd, unique
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def run(*args):
-    return subprocess.run(pydist_cmd(*args), capture_output=True, text=True, env=base_env(),
-                          timeout=60, cwd=ROOT)
+    return subprocess.run(pydist_cmd(*args), capture_output=True, text=True, env=base_env(), timeout=60, cwd=ROOT)
 
 
 def test_ping_pong():
     server_name = unique("pong")
-    server = subprocess.Popen(pydist_cmd("--sname", server_name, "examples/ping_pong.py"), cwd=ROOT,
-                              env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        pydist_cmd("--sname", server_name, "examples/ping_pong.py"),
+        cwd=ROOT,
+        env=base_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert "is waiting for pings" in server.stdout.readline()
         r = run("--sname", unique("ping"), "examples/ping_pong.py", server_name, "2")

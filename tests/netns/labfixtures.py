@@ -20,16 +20,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import netlab
-from conftest import (AGENT, ROOT, TIMEOUT, NodeProc, base_env, pydist_cmd,  # noqa: E402
-                      start_agent_node, wait_for)
-
+import pytest
+from conftest import (
+    AGENT,
+    ROOT,
+    TIMEOUT,
+    NodeProc,
+    base_env,
+    pydist_cmd,
+    start_agent_node,
+    wait_for,
+)
 
 _WHY = netlab.unavailable()
-needs_netns = [pytest.mark.netns,
-               pytest.mark.skipif(_WHY is not None, reason=f"multi-host tests: {_WHY}")]
+needs_netns = [pytest.mark.netns, pytest.mark.skipif(_WHY is not None, reason=f"multi-host tests: {_WHY}")]
 
 
 class LabNodes:
@@ -40,8 +45,17 @@ class LabNodes:
         self.tmp = tmp
         self.started: list[NodeProc] = []
 
-    def start(self, host, name: str, *extra: str, flag: str = "--name", env: dict | None = None,
-              cwd=None, wait: bool = True, script: str | None = str(AGENT)) -> NodeProc:
+    def start(
+        self,
+        host,
+        name: str,
+        *extra: str,
+        flag: str = "--name",
+        env: dict | None = None,
+        cwd=None,
+        wait: bool = True,
+        script: str | None = str(AGENT),
+    ) -> NodeProc:
         """``pydist --name NAME EXTRA... tests/agent.py`` inside ``host``."""
         argv = self.lab.prefix(host) + pydist_cmd(flag, name, *extra, *([script] if script else []))
         node = start_agent_node(argv, name, env, cwd or self.tmp)
@@ -93,12 +107,18 @@ SSHD = "/usr/sbin/sshd"
 
 def sshd_missing() -> str | None:
     """Why the ssh tests cannot run here, or None."""
-    missing = [tool for tool, path in (("openssh-server", SSHD), ("ssh", shutil.which("ssh")),
-                                       ("rsync", shutil.which("rsync")), ("tmux", shutil.which("tmux")))
-               if not path or not os.path.exists(path)]
+    missing = [
+        tool
+        for tool, path in (
+            ("openssh-server", SSHD),
+            ("ssh", shutil.which("ssh")),
+            ("rsync", shutil.which("rsync")),
+            ("tmux", shutil.which("tmux")),
+        )
+        if not path or not os.path.exists(path)
+    ]
     if missing:
-        return (f"needs {', '.join(missing)} (apt-get install -y openssh-server openssh-client "
-                f"rsync tmux)")
+        return f"needs {', '.join(missing)} (apt-get install -y openssh-server openssh-client rsync tmux)"
     return None
 
 
@@ -118,13 +138,14 @@ class SshLab:
         keys = tmp / "keys"
         keys.mkdir()
         for key in ("host", "client"):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / key)],
-                           check=True, timeout=30)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / key)], check=True, timeout=30
+            )
         (keys / "authorized_keys").write_text((keys / "client.pub").read_text())
         bin_dir = tmp / "bin"
         bin_dir.mkdir()
-        wrapper = bin_dir / "pydist"   # "pydist is installed on every host"
-        wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m pydist \"$@\"\n")
+        wrapper = bin_dir / "pydist"  # "pydist is installed on every host"
+        wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m pydist "$@"\n')
         wrapper.chmod(0o755)
         self.ssh_config = tmp / "ssh_config"
         # The hosts' names resolve inside the lab only: here, ssh_config maps them
@@ -133,12 +154,13 @@ class SshLab:
             "".join(f"Host {h.fqdn}\n  HostName {h.ip}\n" for h in lab.hosts)
             + f"Host {netlab.NET}.* *.{lab.domain}\n  User root\n  IdentityFile {keys / 'client'}\n"
             f"  IdentitiesOnly yes\n  StrictHostKeyChecking no\n"
-            f"  UserKnownHostsFile {tmp / 'known_hosts'}\n  LogLevel ERROR\n")
+            f"  UserKnownHostsFile {tmp / 'known_hosts'}\n  LogLevel ERROR\n"
+        )
         self.local_home = tmp / "local-home"
         self.local_tmux = tmp / "local-tmux"
         self.local_home.mkdir()
         self.local_tmux.mkdir()
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)   # sshd's privilege-separation dir
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
         self.homes = {}
         for host in lab.hosts:
             home = tmp / f"home-h{host.index}"
@@ -153,21 +175,34 @@ class SshLab:
                 f"PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
                 f"StrictModes no\nPidFile none\n"
                 f"SetEnv HOME={home} TMUX_TMPDIR={tmux_dir} "
-                f"PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin\n")
-            lab.popen(host, [SSHD, "-D", "-e", "-f", str(cfg)], stdout=subprocess.DEVNULL,
-                      stderr=open(tmp / f"sshd-h{host.index}.log", "w"))
+                f"PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin\n"
+            )
+            lab.popen(
+                host,
+                [SSHD, "-D", "-e", "-f", str(cfg)],
+                stdout=subprocess.DEVNULL,
+                stderr=open(tmp / f"sshd-h{host.index}.log", "w"),
+            )
         for host in lab.hosts:
             wait_for(lambda: _port_open(host.ip, 22), timeout=TIMEOUT, what=f"sshd on {host}")
 
     def env(self, **extra) -> dict:
         """The environment of a user's terminal on the machine running the scripts."""
-        return base_env(HOME=str(self.local_home), TMUX_TMPDIR=str(self.local_tmux),
-                        PYDIST_SSH_OPTS=f"-F {self.ssh_config}", TMUX=None, **extra)
+        return base_env(
+            HOME=str(self.local_home),
+            TMUX_TMPDIR=str(self.local_tmux),
+            PYDIST_SSH_OPTS=f"-F {self.ssh_config}",
+            TMUX=None,
+            **extra,
+        )
 
     def ssh(self, host, command: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes",
-                               self.lab.host(host).ip, command],
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            ["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes", self.lab.host(host).ip, command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def close(self) -> None:
         """End the local tmux server of this test (by its own socket directory)."""

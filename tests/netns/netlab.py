@@ -58,20 +58,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NET = "198.18"                 # 198.18.0.0/15 is reserved for benchmarking (RFC 2544)
-DOMAIN = "netlab.test"         # .test is reserved (RFC 6761): never a real name
-PREFIX = "pdl"                 # every interface / namespace name starts with it
+NET = "198.18"  # 198.18.0.0/15 is reserved for benchmarking (RFC 2544)
+DOMAIN = "netlab.test"  # .test is reserved (RFC 6761): never a real name
+PREFIX = "pdl"  # every interface / namespace name starts with it
 STATE_DIR = Path("/run/pydist-netlab")
-_UNAVAILABLE: list = []        # cache of unavailable()'s answer
+_UNAVAILABLE: list = []  # cache of unavailable()'s answer
 
 
 @dataclass
 class Host:
-    index: int                 # 1..N
-    ns: str                    # namespace name, e.g. pdl0h1
-    ip: str                    # e.g. 198.18.0.1
-    fqdn: str                  # e.g. h1.netlab.test
-    veth: str                  # the root-namespace end, on the bridge
+    index: int  # 1..N
+    ns: str  # namespace name, e.g. pdl0h1
+    ip: str  # e.g. 198.18.0.1
+    fqdn: str  # e.g. h1.netlab.test
+    veth: str  # the root-namespace end, on the bridge
     procs: list = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
@@ -97,15 +97,18 @@ def unavailable() -> str | None:
         reason = "needs the `ip` command (Debian package iproute2)"
     else:
         probe = f"{PREFIX}probe{os.getpid() % 100000}"
-        steps = [("netns add", ["netns", "add", probe]),
-                 ("veth pair", ["link", "add", probe[:11] + "a", "type", "veth", "peer", "name",
-                                probe[:11] + "b"]),
-                 ("bridge", ["link", "add", probe[:11] + "c", "type", "bridge"])]
+        steps = [
+            ("netns add", ["netns", "add", probe]),
+            ("veth pair", ["link", "add", probe[:11] + "a", "type", "veth", "peer", "name", probe[:11] + "b"]),
+            ("bridge", ["link", "add", probe[:11] + "c", "type", "bridge"]),
+        ]
         for what, args in steps:
             res = _ip(*args, check=False)
             if res.returncode != 0:
-                reason = (f"`ip {' '.join(args)}` failed ({what} not supported here, e.g. gVisor "
-                          f"or a container without CAP_NET_ADMIN): {res.stderr.strip()}")
+                reason = (
+                    f"`ip {' '.join(args)}` failed ({what} not supported here, e.g. gVisor "
+                    f"or a container without CAP_NET_ADMIN): {res.stderr.strip()}"
+                )
                 break
         _ip("link", "del", probe[:11] + "a", check=False)
         _ip("link", "del", probe[:11] + "c", check=False)
@@ -119,6 +122,7 @@ def has_nft() -> bool:
 
 
 # ------------------------------------------------------------------ the lab
+
 
 class Lab:
     """N hosts on a bridge; a context manager that always tears down."""
@@ -170,8 +174,13 @@ class Lab:
         _ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
         for i in range(1, n + 1):
-            host = Host(i, f"{PREFIX}{self.lab_id}h{i}", f"{NET}.{self.lab_id}.{i}",
-                        f"h{i}.{self.domain}", f"{PREFIX}{self.lab_id}v{i}")
+            host = Host(
+                i,
+                f"{PREFIX}{self.lab_id}h{i}",
+                f"{NET}.{self.lab_id}.{i}",
+                f"h{i}.{self.domain}",
+                f"{PREFIX}{self.lab_id}v{i}",
+            )
             self.hosts.append(host)
             _ip("netns", "add", host.ns)
             peer = f"{PREFIX}{self.lab_id}p{i}"
@@ -252,10 +261,12 @@ class Lab:
         if not addrs:
             return
         targets = ", ".join(addrs)
-        script = (f"table inet netlab {{\n"
-                  f"  chain in {{ type filter hook input priority 0; ip saddr {{ {targets} }} drop; }}\n"
-                  f"  chain out {{ type filter hook output priority 0; ip daddr {{ {targets} }} drop; }}\n"
-                  f"}}\n")
+        script = (
+            f"table inet netlab {{\n"
+            f"  chain in {{ type filter hook input priority 0; ip saddr {{ {targets} }} drop; }}\n"
+            f"  chain out {{ type filter hook output priority 0; ip daddr {{ {targets} }} drop; }}\n"
+            f"}}\n"
+        )
         self._nft(host, script)
         self._nft_hosts.add(host.ns)
 
@@ -267,10 +278,12 @@ class Lab:
         """
         host = self.host(host)
         ports = ", ".join(str(p) for p in tcp_ports)
-        script = (f"table inet netlab_fw {{\n"
-                  f"  chain in {{ type filter hook input priority 0; policy drop;\n"
-                  f"    iifname lo accept; ct state established,related accept;\n"
-                  f"    tcp dport {{ {ports} }} accept; }}\n}}\n")
+        script = (
+            f"table inet netlab_fw {{\n"
+            f"  chain in {{ type filter hook input priority 0; policy drop;\n"
+            f"    iifname lo accept; ct state established,related accept;\n"
+            f"    tcp dport {{ {ports} }} accept; }}\n}}\n"
+        )
         self._nft(host, script)
         self._firewalled.add(host.ns)
 
@@ -343,10 +356,13 @@ def _kill_group(pid: int) -> None:
 def _remove_lab(lab_id: int) -> None:
     """Delete lab ``lab_id``'s namespaces (after killing their processes) and bridges."""
     tag = f"{PREFIX}{lab_id}"
-    namespaces = [line.split()[0] for line in _ip("netns", "list", check=False).stdout.splitlines()
-                  if line.split() and line.split()[0].startswith(tag + "h")]
+    namespaces = [
+        line.split()[0]
+        for line in _ip("netns", "list", check=False).stdout.splitlines()
+        if line.split() and line.split()[0].startswith(tag + "h")
+    ]
     for ns in namespaces:
-        for _ in range(20):           # processes may fork while we kill: repeat until none
+        for _ in range(20):  # processes may fork while we kill: repeat until none
             pids = [int(p) for p in _ip("netns", "pids", ns, check=False).stdout.split()]
             if not pids:
                 break
@@ -366,7 +382,7 @@ def _remove_lab(lab_id: int) -> None:
             if name.startswith(tag + "b") or name.startswith(tag + "v"):
                 _ip("link", "del", name, check=False)
     try:
-        Path("/etc/netns").rmdir()    # only if empty: other users' namespaces stay
+        Path("/etc/netns").rmdir()  # only if empty: other users' namespaces stay
     except OSError:
         pass
 

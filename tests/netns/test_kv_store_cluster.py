@@ -4,9 +4,8 @@ with its own name server, joined by the app's Epmd strategy with --name.
 """
 
 import pytest
-
 from conftest import ROOT, wait_for
-from labfixtures import lab_nodes, make_lab, needs_netns  # noqa: F401 (fixtures)
+from labfixtures import lab_nodes, make_lab, needs_netns
 
 pytestmark = [*needs_netns, pytest.mark.timeout(150)]
 
@@ -27,8 +26,7 @@ def test_kv_store_on_five_hosts(make_lab, lab_nodes):
     ln = lab_nodes(lab)
     names = [f"kv@{h.fqdn}" for h in lab.hosts]
     env = kv_env(names)
-    kv = [ln.start(h, name, "-S", "kv_store", env=env, cwd=APP_DIR)
-          for h, name in zip(lab.hosts, names)]
+    kv = [ln.start(h, name, "-S", "kv_store", env=env, cwd=APP_DIR) for h, name in zip(lab.hosts, names)]
     # Nobody typed Node.connect: the Epmd strategy joined all five.
     wait_for(lambda: full_mesh(kv, 5), timeout=30, what="the five nodes to mesh by themselves")
 

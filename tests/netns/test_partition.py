@@ -11,18 +11,17 @@ kv_store does meanwhile is asserted too: docs/deployment.md tells it.
 import re
 import time
 
-import pytest
-
 import netlab
+import pytest
 from conftest import ROOT, wait_for
-from labfixtures import lab_nodes, make_lab, needs_netns  # noqa: F401 (fixtures)
+from labfixtures import lab_nodes, make_lab, needs_netns
 
 pytestmark = [*needs_netns, pytest.mark.timeout(150)]
 
 APP_DIR = ROOT / "examples" / "kv_store"
 TICK = 2.0
-POLL = 0.5    # the Epmd strategy's polling interval (KV_STORE_POLL)
-SLACK = 1.0   # a loaded 2-core machine: scheduling, the I/O thread, the watcher printing
+POLL = 0.5  # the Epmd strategy's polling interval (KV_STORE_POLL)
+SLACK = 1.0  # a loaded 2-core machine: scheduling, the I/O thread, the watcher printing
 
 # These processes print while the test evaluates other things on the node: each line is
 # one write, so it never lands inside the line of a value (print writes text and newline apart)
@@ -70,13 +69,14 @@ def test_partition_detected_within_ticktime_and_mesh_reforms(make_lab, lab_nodes
     ln = lab_nodes(lab)
     names = [f"{n}@{h.ip}" for n, h in zip("abc", lab.hosts)]
     env = {"KV_STORE_HOSTS": ",".join(names), "KV_STORE_POLL": str(POLL)}
-    a, b, c = (ln.start(h, name, "--ticktime", str(TICK), "-S", "kv_store", env=env, cwd=APP_DIR)
-               for h, name in zip(lab.hosts, names))
+    a, b, c = (
+        ln.start(h, name, "--ticktime", str(TICK), "-S", "kv_store", env=env, cwd=APP_DIR)
+        for h, name in zip(lab.hosts, names)
+    )
     A, B, C = names
     for n in (a, b, c):
         n.eval(WATCH)
-    wait_for(lambda: all(n.value("len(Node.list())") == "2" for n in (a, b, c)),
-             what="the full mesh")
+    wait_for(lambda: all(n.value("len(Node.list())") == "2" for n in (a, b, c)), what="the full mesh")
     figures = []
 
     # nftables drops inside each host, then a split bridge (iproute2 only).
@@ -86,7 +86,7 @@ def test_partition_detected_within_ticktime_and_mesh_reforms(make_lab, lab_nodes
         # A call from a to c is pending, and a monitors c by name, when the cable is cut.
         a.eval(PENDING + f"spawn(_pending, {C!r})")
         a.eval(f"Node.monitor({C!r})")
-        c.eval(f"rpc.call({A!r}, lambda: 'warm')")   # traffic both ways right before
+        c.eval(f"rpc.call({A!r}, lambda: 'warm')")  # traffic both ways right before
         t0 = time.time()
         lab.partition([[h1, h2], [h3]], method=method)
         if first:
@@ -94,8 +94,11 @@ def test_partition_detected_within_ticktime_and_mesh_reforms(make_lab, lab_nodes
             # replicas that answer keep it, the caller is told it failed.
             assert a.value("kv_store.put('y', 1)") == repr(("error", "didn't write to all replicas"))
 
-        took = wait_for(lambda: _detected([(a, c), (b, c), (c, a), (c, b)], t0), timeout=TICK * 5,
-                        what=f"nodedown on both sides ({method} partition)")
+        took = wait_for(
+            lambda: _detected([(a, c), (b, c), (c, a), (c, b)], t0),
+            timeout=TICK * 5,
+            what=f"nodedown on both sides ({method} partition)",
+        )
         figures.append((method, took))
         # Heartbeats every TICK/4 bound detection to [3/4, 1] x TICK after the last packet.
         assert 0.75 * TICK - 0.1 <= min(took.values()) and max(took.values()) <= TICK + SLACK, took
@@ -114,8 +117,11 @@ def test_partition_detected_within_ticktime_and_mesh_reforms(make_lab, lab_nodes
         t1 = time.time()
         lab.heal()
         # Nobody types Node.connect: the Epmd strategy re-forms the mesh.
-        wait_for(lambda: all(n.value("len(Node.list())") == "2" for n in (a, b, c)),
-                 timeout=POLL * 10 + 10, what="the full mesh after the heal")
+        wait_for(
+            lambda: all(n.value("len(Node.list())") == "2" for n in (a, b, c)),
+            timeout=POLL * 10 + 10,
+            what="the full mesh after the heal",
+        )
         figures.append((method, {"mesh re-formed after heal": round(time.time() - t1, 3)}))
         assert c.value(f"rpc.call({B!r}, lambda: node())") == repr(B)
         if first:

@@ -7,9 +7,8 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import ROOT, TIMEOUT, wait_for
-from labfixtures import lab_nodes, make_lab, needs_netns, ssh_lab  # noqa: F401 (fixtures)
+from labfixtures import lab_nodes, make_lab, needs_netns, ssh_lab
 
 pytestmark = [*needs_netns, pytest.mark.timeout(180)]
 
@@ -30,12 +29,12 @@ def test_push_and_remote_start(make_lab, ssh_lab, lab_nodes, tmp_path):
     lab = make_lab(3)
     sl = ssh_lab(lab)
     env = sl.env()
-    cookie = sl.local_home / ".pydist.cookie"   # none yet: push.sh makes one, like pydist
+    cookie = sl.local_home / ".pydist.cookie"  # none yet: push.sh makes one, like pydist
     h1, h2, h3 = lab.hosts
     hosts_file = tmp_path / "hosts"
     # Names or addresses: ssh and the node names use them alike (kv@h2.netlab.test).
     hosts_file.write_text(f"# the cluster\n{h2.fqdn}\n{h3.fqdn}  # the last one\n")
-    order = [h2, h3, h1]               # the hosts file first, then the arguments
+    order = [h2, h3, h1]  # the hosts file first, then the arguments
     kv = [f"kv@{h.fqdn}" for h in order[:2]] + [f"kv@{h1.ip}"]
 
     r = run([PUSH, "-f", str(hosts_file), str(APP), h1.ip], env)
@@ -63,13 +62,20 @@ def test_push_and_remote_start(make_lab, ssh_lab, lab_nodes, tmp_path):
     windows = run(["tmux", "list-windows", "-t", "kv-cluster", "-F", "#{window_name}"], env)
     assert windows.stdout.split() == [h2.fqdn, h3.fqdn, h1.ip]
     for i, name in enumerate(kv):
-        wait_for(lambda: f"pydist({name})1>" in pane(env, f"kv-cluster:{i}"),
-                 what=f"the prompt of {name} in local window {i}")
+        wait_for(
+            lambda: f"pydist({name})1>" in pane(env, f"kv-cluster:{i}"),
+            what=f"the prompt of {name} in local window {i}",
+        )
 
     # Type at the prompts, as the user would, in two windows (two hosts).
     # (Before any other node joins: kv_store.put writes to every connected node.)
-    retype_until(env, "kv-cluster:0", "sorted(Node.list())",
-                 lambda text: all(n in text for n in kv[1:]), what="the mesh at the first prompt")
+    retype_until(
+        env,
+        "kv-cluster:0",
+        "sorted(Node.list())",
+        lambda text: all(n in text for n in kv[1:]),
+        what="the mesh at the first prompt",
+    )
     type_line(env, "kv-cluster:0", "kv_store.put('city', 'Lyon')")
     wait_for(lambda: "'ok'" in pane(env, "kv-cluster:0"), what="put to answer 'ok'")
     type_line(env, "kv-cluster:2", "kv_store.get('city')")
@@ -78,18 +84,17 @@ def test_push_and_remote_start(make_lab, ssh_lab, lab_nodes, tmp_path):
     # The nodes run inside their hosts, with the pushed cookie and the host list.
     probe = lab_nodes(lab).start(h1, f"probe@{h1.ip}", env={"PYDIST_COOKIE": secret})
     for name in kv:
-        assert probe.value(f"rpc.call({name!r}, lambda: __import__('kv_store').get('city'))") \
-            == "'Lyon'"
-    assert probe.value(f"rpc.call({kv[1]!r}, lambda: __import__('os').environ['KV_STORE_HOSTS'])") \
-        == repr(",".join(kv))
+        assert probe.value(f"rpc.call({name!r}, lambda: __import__('kv_store').get('city'))") == "'Lyon'"
+    assert probe.value(f"rpc.call({kv[1]!r}, lambda: __import__('os').environ['KV_STORE_HOSTS'])") == repr(",".join(kv))
 
     # Starting again leaves the running nodes alone; -k stops them all.
     r = run([START, "-D", h1.ip], env)
     assert "already running" in r.stdout, r.stdout + r.stderr
     r = run([START, "-k", *(h.ip for h in lab.hosts)], env)
     assert r.returncode == 0 and r.stdout.count("stopped kv@") == 3, r.stdout + r.stderr
-    wait_for(lambda: all(probe.value(f"Node.ping({n!r})") == "'pang'" for n in kv),
-             timeout=TIMEOUT, what="the nodes to stop")
+    wait_for(
+        lambda: all(probe.value(f"Node.ping({n!r})") == "'pang'" for n in kv), timeout=TIMEOUT, what="the nodes to stop"
+    )
 
 
 def retype_until(env, target, line, ok, what, timeout=TIMEOUT):

@@ -10,8 +10,8 @@ import time
 
 import pytest
 import zmq
-
 from conftest import COOKIE, wait_for
+
 from pydist._net.cookie import curve_keys
 from pydist._net.wire import SEND
 

@@ -5,7 +5,6 @@ import signal
 import time
 
 import pytest
-
 from conftest import TIMEOUT, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -27,7 +26,7 @@ def test_wrong_cookie_pang_and_both_sides_told(nodes):
     a = nodes.start("a", "--cookie", "alpha")
     b = nodes.start("b", "--cookie", "beta", *SLOW_TICK)
     b.eval(f"import time; t = time.monotonic(); r = Node.ping({a.full!r}); took = time.monotonic() - t")
-    verdict, took = eval(b.value("r, took"))   # a value: one line, whatever else b prints
+    verdict, took = eval(b.value("r, took"))  # a value: one line, whatever else b prints
     # pang from the refused handshake, well before the 7 s connect timeout of b's ticktime
     assert verdict == "pang" and took < 4, (verdict, took)
     b.wait_output(f"could not connect to {a.full}: the cookies differ")
@@ -52,12 +51,14 @@ def test_hung_node_is_declared_down_within_ticktime(nodes):
     b = nodes.start("b", "--ticktime", "2")
     assert a.value(f"Node.ping({b.full!r})") == "'pong'"
     # a process of a's stamps the nodedown when it gets it (same clock as t0 below)
-    a.eval("import sys, time\n"
-           "def watch():\n"
-           f"    Node.monitor({b.full!r})\n"
-           "    sys.stdout.write('watching\\n')\n"  # one write: it cannot split the agent's lines
-           "    sys.stdout.write(f'DOWN {receive(timeout=30)} {time.time()}\\n')\n"
-           "spawn(watch)")
+    a.eval(
+        "import sys, time\n"
+        "def watch():\n"
+        f"    Node.monitor({b.full!r})\n"
+        "    sys.stdout.write('watching\\n')\n"  # one write: it cannot split the agent's lines
+        "    sys.stdout.write(f'DOWN {receive(timeout=30)} {time.time()}\\n')\n"
+        "spawn(watch)"
+    )
     a.wait_output("watching")
     b.signal(signal.SIGSTOP)
     try:
@@ -74,17 +75,19 @@ def test_hung_node_is_declared_down_within_ticktime(nodes):
 def test_pending_call_fails_at_once_when_node_dies(nodes):
     a, b = nodes.start("a"), nodes.start("b")
     a.eval(f"Node.ping({b.full!r})")
-    a.eval("import threading, time\n"
-           "result = []\n"
-           "def nap():\n"
-           "    print('call in flight', flush=True)\n"
-           "    time.sleep(60)\n"
-           "def slow():\n"
-           "    try:\n"
-           f"        rpc.call({b.full!r}, nap, timeout=60)\n"
-           "    except Exit as e:\n"
-           "        result.append((e.reason[0], str(e)))\n"
-           "t = threading.Thread(target=slow); t.start()")
+    a.eval(
+        "import threading, time\n"
+        "result = []\n"
+        "def nap():\n"
+        "    print('call in flight', flush=True)\n"
+        "    time.sleep(60)\n"
+        "def slow():\n"
+        "    try:\n"
+        f"        rpc.call({b.full!r}, nap, timeout=60)\n"
+        "    except Exit as e:\n"
+        "        result.append((e.reason[0], str(e)))\n"
+        "t = threading.Thread(target=slow); t.start()"
+    )
     a.wait_output("call in flight")  # printed by nap on b: the call is running there
     t0 = time.monotonic()
     b.proc.kill()
@@ -96,10 +99,17 @@ def test_pending_call_fails_at_once_when_node_dies(nodes):
 
 def test_duplicate_name_is_refused(nodes):
     a = nodes.start("dup")
-    from conftest import base_env, pydist_cmd
     import subprocess
-    r = subprocess.run(pydist_cmd("--sname", a.name, "-e", "print('should not run')"),
-                       capture_output=True, text=True, env=base_env(), timeout=60)
+
+    from conftest import base_env, pydist_cmd
+
+    r = subprocess.run(
+        pydist_cmd("--sname", a.name, "-e", "print('should not run')"),
+        capture_output=True,
+        text=True,
+        env=base_env(),
+        timeout=60,
+    )
     assert r.returncode == 1
     assert "already in use" in r.stderr and a.name in r.stderr
     assert "Traceback" not in r.stderr and "should not run" not in r.stdout
@@ -138,6 +148,7 @@ def test_dialling_a_node_by_another_name_is_refused_cleanly(nodes):
 
 def test_a_forged_notice_never_reaches_the_terminal(nodes):
     import socket
+
     a = nodes.start("a")
     port = int(os.environ["PYDIST_EPMD_PORT"])
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:

@@ -23,13 +23,20 @@ def _garbage(port: int, payloads) -> None:
 
 
 PAYLOADS = [
-    os.urandom(64), os.urandom(5000), b"\xff" * 10 + os.urandom(100),
+    os.urandom(64),
+    os.urandom(5000),
+    b"\xff" * 10 + os.urandom(100),
     # a ZMTP greeting with a bogus mechanism, then junk
     b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x03\x00CURVE" + b"\x00" * 15 + b"\x00" * 32 + os.urandom(300),
     # a NULL-mechanism greeting (unauthenticated peer) followed by a READY and a message
-    b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x03\x00NULL" + b"\x00" * 16 + b"\x00" * 32
-    + b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x06DEALER" + b"\x00\x05hello",
-    b"REGISTER x 1\n" * 100, b"LOOKUP " + b"a" * 10000 + b"\n", b"\n" * 1000,
+    b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x03\x00NULL"
+    + b"\x00" * 16
+    + b"\x00" * 32
+    + b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x06DEALER"
+    + b"\x00\x05hello",
+    b"REGISTER x 1\n" * 100,
+    b"LOOKUP " + b"a" * 10000 + b"\n",
+    b"\n" * 1000,
 ]
 
 

@@ -1,7 +1,6 @@
 """Processes across real nodes: spawn, output at home, links, monitors, exits."""
 
 import pytest
-
 from conftest import wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -9,12 +8,14 @@ pytestmark = pytest.mark.timeout(120)
 
 def test_output_is_streamed_line_by_line(nodes):
     a, b = nodes.start("a"), nodes.start("b")
-    a.eval("import time\n"
-           "def talk():\n"
-           "    print('first line')\n"
-           "    time.sleep(30)\n"
-           "    print('never seen in this test')\n"
-           f"p = Node.spawn({b.full!r}, talk)")
+    a.eval(
+        "import time\n"
+        "def talk():\n"
+        "    print('first line')\n"
+        "    time.sleep(30)\n"
+        "    print('never seen in this test')\n"
+        f"p = Node.spawn({b.full!r}, talk)"
+    )
     # the first line arrives while the process is still running
     a.wait_output("first line", timeout=20)  # well before the 30 s sleep ends
     assert "never seen" not in a.output
@@ -24,15 +25,20 @@ def test_output_is_streamed_line_by_line(nodes):
 
 def test_text_without_newline_is_not_held_back(nodes):
     a, b = nodes.start("a"), nodes.start("b")
-    a.eval("import time\n"
-           "def working():\n"
-           "    print('working...', end='')\n"
-           "    time.sleep(30)\n"
-           f"p = Node.spawn({b.full!r}, working)")
+    a.eval(
+        "import time\n"
+        "def working():\n"
+        "    print('working...', end='')\n"
+        "    time.sleep(30)\n"
+        f"p = Node.spawn({b.full!r}, working)"
+    )
     # the harness reads lines: end a's current line now and then until the text shows up,
     # which must happen long before the process ends (30 s)
-    wait_for(lambda: a.eval("print('|')") is not None and "working..." in a.output,
-             timeout=20, what="the partial line to arrive")
+    wait_for(
+        lambda: a.eval("print('|')") is not None and "working..." in a.output,
+        timeout=20,
+        what="the partial line to arrive",
+    )
 
 
 def test_remote_crash_is_reported_on_both_terminals(nodes):
@@ -45,21 +51,25 @@ def test_remote_crash_is_reported_on_both_terminals(nodes):
 
 def test_unpicklable_closure_fails_at_the_call_site(nodes):
     a, b = nodes.start("a"), nodes.start("b")
-    out, ok = a.try_eval("import threading\n"
-                         "lock = threading.Lock()\n"
-                         "def uses_lock():\n"
-                         "    with lock:\n"
-                         "        print('x')\n"
-                         f"Node.spawn({b.full!r}, uses_lock)")
+    out, ok = a.try_eval(
+        "import threading\n"
+        "lock = threading.Lock()\n"
+        "def uses_lock():\n"
+        "    with lock:\n"
+        "        print('x')\n"
+        f"Node.spawn({b.full!r}, uses_lock)"
+    )
     assert not ok
     assert "TypeError: Node.spawn: cannot send uses_lock to" in out
     assert "'lock', a lock" in out
 
 
 def test_spawn_to_unreachable_node_returns_at_once(nodes):
-    a = nodes.start("a", "--ticktime", "30")   # a 7 s connect timeout: "at once" is well below it
-    out = a.eval("import time; t = time.monotonic(); p = Node.spawn('nosuch', lambda: None)\n"
-                 "took = time.monotonic() - t; print(p)")
+    a = nodes.start("a", "--ticktime", "30")  # a 7 s connect timeout: "at once" is well below it
+    out = a.eval(
+        "import time; t = time.monotonic(); p = Node.spawn('nosuch', lambda: None)\n"
+        "took = time.monotonic() - t; print(p)"
+    )
     assert "can not start" in out and "nosuch@" in out
     assert float(a.value("took")) < 4
 
@@ -74,9 +84,7 @@ def test_messages_between_a_pair_arrive_in_order(nodes):
 
 def test_remote_monitor_link_and_exit_signals(nodes):
     a, b = nodes.start("a"), nodes.start("b")
-    a.eval("Process.flag('trap_exit', True)\n"
-           f"pid = Node.spawn_link({b.full!r}, receive)\n"
-           "ref = Process.monitor(pid)")
+    a.eval(f"Process.flag('trap_exit', True)\npid = Node.spawn_link({b.full!r}, receive)\nref = Process.monitor(pid)")
     a.eval("Process.exit(pid, 'boom')")
     out = a.eval("print(sorted([receive(timeout=10)[0], receive(timeout=10)[0]]))")
     assert "['DOWN', 'EXIT']" in out
@@ -95,8 +103,7 @@ def test_remote_monitor_link_and_exit_signals(nodes):
 
 def test_link_to_a_node_that_dies_gives_noconnection(nodes):
     a, b = nodes.start("a"), nodes.start("b")
-    a.eval("Process.flag('trap_exit', True)\n"
-           f"pid = Node.spawn_link({b.full!r}, receive)")
+    a.eval(f"Process.flag('trap_exit', True)\npid = Node.spawn_link({b.full!r}, receive)")
     b.proc.kill()
     out = a.eval("print(receive(timeout=10))")
     assert "'EXIT'" in out and "'noconnection'" in out
@@ -105,11 +112,9 @@ def test_link_to_a_node_that_dies_gives_noconnection(nodes):
 def test_ten_thousand_processes_waiting_in_receive(nodes):
     a = nodes.start("a")
     a.eval("pids = [spawn(receive) for _ in range(10_000)]", timeout=120)
-    wait_for(lambda: int(a.value("len(Process.list())")) >= 10_000, timeout=60,
-             what="10,000 live processes")
+    wait_for(lambda: int(a.value("len(Process.list())")) >= 10_000, timeout=60, what="10,000 live processes")
     a.eval("for p in pids: send(p, 'go')", timeout=120)
-    wait_for(lambda: int(a.value("len(Process.list())")) < 100, timeout=120,
-             what="the 10,000 processes to finish")
+    wait_for(lambda: int(a.value("len(Process.list())")) < 100, timeout=120, what="the 10,000 processes to finish")
 
 
 def test_local_send_to_unregistered_name_raises(nodes):
@@ -133,13 +138,11 @@ def test_an_unpicklable_message_fails_at_the_send(nodes):
 
 def test_lines_printed_by_concurrent_processes_stay_whole(nodes):
     a = nodes.start("a")
-    a.eval("def shout(ch):\n"
-           "    for _ in range(300):\n"
-           "        print(ch * 40)\n"
-           "for ch in 'AB':\n"
-           "    spawn(shout, ch)")
-    wait_for(lambda: a.output.count("A" * 40) + a.output.count("B" * 40) >= 600 or None,
-             what="600 lines from the two processes")
+    a.eval("def shout(ch):\n    for _ in range(300):\n        print(ch * 40)\nfor ch in 'AB':\n    spawn(shout, ch)")
+    wait_for(
+        lambda: a.output.count("A" * 40) + a.output.count("B" * 40) >= 600 or None,
+        what="600 lines from the two processes",
+    )
     for line in a.output.splitlines():
         if "A" in line or "B" in line:
             assert line in ("A" * 40, "B" * 40), f"a line was split or mixed: {line!r}"

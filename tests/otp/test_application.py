@@ -4,12 +4,11 @@ import subprocess
 import textwrap
 
 import pytest
-
 from conftest import TIMEOUT, base_env, pydist_cmd, unique
 
 pytestmark = pytest.mark.timeout(120)
 
-GOOD = '''
+GOOD = """
 from pydist import GenServer
 
 class Counter(GenServer):
@@ -24,7 +23,7 @@ def double(x):          # travels by value: other nodes do not have this package
 
 def children():
     return [(Counter, 10)]
-'''
+"""
 
 
 def write(folder, name, text):
@@ -59,21 +58,30 @@ def test_app_by_path_and_in_an_application_submodule(nodes, tmp_path):
 
 def run_app(tmp_path, app, *extra):
     cmd = pydist_cmd("--sname", unique("bad"), "-S", app, *extra, "-e", "print('prompt reached')")
-    return subprocess.run(cmd, cwd=tmp_path, env=base_env(), capture_output=True, text=True,
-                          timeout=TIMEOUT)
+    return subprocess.run(cmd, cwd=tmp_path, env=base_env(), capture_output=True, text=True, timeout=TIMEOUT)
 
 
-@pytest.mark.parametrize("app, files, words", [
-    ("missing", {}, "-S missing: no module named 'missing' in the current directory"),
-    ("broken", {"broken/__init__.py": "x = 1 / 0\n"},
-     "-S broken: importing broken failed: ZeroDivisionError: division by zero"),
-    ("empty", {"empty.py": "x = 1\n"}, "empty declares no application: define children()"),
-    ("crashy", {"crashy.py": "from pydist import GenServer\n"
-                             "class Boom(GenServer):\n    def init(self, arg):\n        return {}['k']\n"
-                             "def children():\n    return [Boom]\n"},
-     "-S crashy: the application did not start: its child 'Boom' failed to start: "
-     "it crashed: KeyError: 'k'"),
-])
+@pytest.mark.parametrize(
+    "app, files, words",
+    [
+        ("missing", {}, "-S missing: no module named 'missing' in the current directory"),
+        (
+            "broken",
+            {"broken/__init__.py": "x = 1 / 0\n"},
+            "-S broken: importing broken failed: ZeroDivisionError: division by zero",
+        ),
+        ("empty", {"empty.py": "x = 1\n"}, "empty declares no application: define children()"),
+        (
+            "crashy",
+            {
+                "crashy.py": "from pydist import GenServer\n"
+                "class Boom(GenServer):\n    def init(self, arg):\n        return {}['k']\n"
+                "def children():\n    return [Boom]\n"
+            },
+            "-S crashy: the application did not start: its child 'Boom' failed to start: it crashed: KeyError: 'k'",
+        ),
+    ],
+)
 def test_broken_app_prints_one_clear_line_and_exits_1(tmp_path, app, files, words):
     for name, text in files.items():
         write(tmp_path, name, text)
@@ -88,16 +96,33 @@ def test_broken_app_prints_one_clear_line_and_exits_1(tmp_path, app, files, word
 
 
 def test_app_with_its_own_start(tmp_path):
-    write(tmp_path, "custom.py", GOOD.replace("def children():\n    return [(Counter, 10)]\n", '''
+    write(
+        tmp_path,
+        "custom.py",
+        GOOD.replace(
+            "def children():\n    return [(Counter, 10)]\n",
+            """
 from pydist import Supervisor
 
 def start():
     return Supervisor.start([(Counter, 41)], name="custom.Top")
-'''))
+""",
+        ),
+    )
     write(tmp_path, "starry.py", "from pydist import *   # pydist's start() is not the app's\n" + GOOD)
     r = run_app(tmp_path, "starry")
     assert r.returncode == 0 and "prompt reached" in r.stdout, r.stderr
-    r = subprocess.run(pydist_cmd("-S", "custom", "-e", "print(GenServer.call('Counter', 'n'), "
-                                  "Application.supervisor('custom') == Process.whereis('custom.Top'))"),
-                       cwd=tmp_path, env=base_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    r = subprocess.run(
+        pydist_cmd(
+            "-S",
+            "custom",
+            "-e",
+            "print(GenServer.call('Counter', 'n'), Application.supervisor('custom') == Process.whereis('custom.Top'))",
+        ),
+        cwd=tmp_path,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert r.stdout.split() == ["42", "True"], r.stderr

@@ -8,12 +8,11 @@ messages are checked for the plain words a user reads.
 import time
 
 import pytest
-
 from conftest import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
-STACK = '''
+STACK = """
 import time
 class Stack(GenServer):
     def init(self, arg):
@@ -39,7 +38,7 @@ class Stack(GenServer):
         return ("noreply", [req] + st)
     def terminate(self, reason, st):
         print("terminate", reason)
-'''
+"""
 
 
 def exit_of(n, src):
@@ -53,8 +52,7 @@ def test_call_cast_reply_stop(nodes):
     a = nodes.start("a")
     a.eval(STACK)
     assert a.value("GenServer.start(Stack, [1, 2], name='Stack')").startswith("('ok', #PID<")
-    assert a.value("GenServer.start(Stack, [], name='Stack')").startswith(
-        "('error', ('already_started', #PID<")
+    assert a.value("GenServer.start(Stack, [], name='Stack')").startswith("('error', ('already_started', #PID<")
     assert a.value("GenServer.call('Stack', 'pop')") == "1"
     assert a.value("GenServer.cast('Stack', 9)") == "'ok'"
     assert a.value("GenServer.call('Stack', 'pop')") == "9"
@@ -75,8 +73,10 @@ def test_local_exit_reasons_and_words(nodes):
 
     reason, msg = exit_of(a, "GenServer.call('Nope', 'pop')")
     assert reason == "('noproc', ('GenServer', 'call', ['Nope', 'pop', 5.0]))"
-    assert "no process: the process is not alive or there's no process currently associated " \
-           "with the given name" in msg and f"'Nope' on {a.full}" in msg
+    assert (
+        "no process: the process is not alive or there's no process currently associated with the given name" in msg
+        and f"'Nope' on {a.full}" in msg
+    )
 
     t0 = time.monotonic()
     reason, msg = exit_of(a, "GenServer.call('Stack', 'slow', timeout=0.2)")
@@ -93,12 +93,12 @@ def test_local_exit_reasons_and_words(nodes):
     assert "process attempted to call itself" in msg
 
     reason, msg = exit_of(a, "GenServer.call('Stack', 'div')")
-    assert reason == ("(('exception', 'ZeroDivisionError: division by zero'), "
-                      "('GenServer', 'call', ['Stack', 'div', 5.0]))")
+    assert reason == (
+        "(('exception', 'ZeroDivisionError: division by zero'), ('GenServer', 'call', ['Stack', 'div', 5.0]))"
+    )
     assert "the server crashed: ZeroDivisionError: division by zero" in msg
-    out = a.wait_output("terminating: handle_call raised ZeroDivisionError: division by zero\n"
-                        "Last message (from #PID<")
-    report = out[out.index("handle_call raised ZeroDivisionError"):]
+    out = a.wait_output("terminating: handle_call raised ZeroDivisionError: division by zero\nLast message (from #PID<")
+    report = out[out.index("handle_call raised ZeroDivisionError") :]
     assert 'File "<test>", line' in report and "_genserver_loop" not in report  # from the callback on
     a.wait_output("terminate ('exception', 'ZeroDivisionError: division by zero')")
 
@@ -111,13 +111,13 @@ def test_local_exit_reasons_and_words(nodes):
 
 def test_start_failures_do_not_take_the_caller_down(nodes):
     a = nodes.start("a")
-    a.eval('''
+    a.eval("""
 class Init(GenServer):
     def init(self, arg):
         if arg == "raise":
             return {}["missing"]
         return arg
-''')
+""")
     assert a.value("GenServer.start_link(Init, ('stop', 'no way'))") == "('error', 'no way')"
     assert a.value("GenServer.start_link(Init, 'ignore')") == "'ignore'"
     assert a.value("GenServer.start_link(Init, 42)") == "('error', ('bad_return_value', 42))"
@@ -166,12 +166,16 @@ def test_remote_calls_and_node_failures(nodes):
 def test_call_to_a_node_that_dies_during_the_call(nodes):
     a = nodes.start("a")
     b = nodes.start("b")
-    b.eval("class Hang(GenServer):\n    def handle_call(self, r, f, s):\n        print('got', r)\n        return ('noreply', s)")
+    b.eval(
+        "class Hang(GenServer):\n    def handle_call(self, r, f, s):\n        print('got', r)\n        return ('noreply', s)"
+    )
     b.eval("GenServer.start(Hang, None, name='Hang')")
-    a.eval(f"import threading, time\nres = []\n"
-           f"def go():\n    t0 = time.monotonic()\n    try:\n        GenServer.call(('Hang', {b.full!r}), 'x', 60)\n"
-           f"    except Exit as e:\n        res.append((e.reason[0], time.monotonic() - t0))\n"
-           f"spawn(go)")
+    a.eval(
+        f"import threading, time\nres = []\n"
+        f"def go():\n    t0 = time.monotonic()\n    try:\n        GenServer.call(('Hang', {b.full!r}), 'x', 60)\n"
+        f"    except Exit as e:\n        res.append((e.reason[0], time.monotonic() - t0))\n"
+        f"spawn(go)"
+    )
     b.wait_output("got x")  # the call is pending on b when b dies
     b.proc.kill()
     wait_for(lambda: a.value("res") != "[]", timeout=30, what="the pending call to fail")
@@ -191,9 +195,11 @@ def test_multi_call_with_dead_and_unknown_nodes(nodes):
     c.proc.wait()
     wait_for(lambda: c.full not in a.value("Node.list()"), what="a to see c down")
     host = a.full.split("@")[1]
-    a.eval(f"t0 = time.monotonic()\n"
-           f"got = GenServer.multi_call([{a.full!r}, {b.full!r}, {c.full!r}, 'ghost@{host}'], 'Stack', 'where', 30)\n"
-           f"took = time.monotonic() - t0")
+    a.eval(
+        f"t0 = time.monotonic()\n"
+        f"got = GenServer.multi_call([{a.full!r}, {b.full!r}, {c.full!r}, 'ghost@{host}'], 'Stack', 'where', 30)\n"
+        f"took = time.monotonic() - t0"
+    )
     replies, bad = eval(a.value("got"))
     assert replies == [(a.full, a.full), (b.full, b.full)]
     assert bad == [c.full, f"ghost@{host}"]

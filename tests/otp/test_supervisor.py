@@ -1,12 +1,11 @@
 """Supervisor on a real node: strategies, restart intensity, the child API."""
 
 import pytest
-
 from conftest import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
-WORKERS = '''
+WORKERS = """
 class W(GenServer):
     @classmethod
     def start_link(cls, name):
@@ -26,11 +25,10 @@ def crash(name):
         GenServer.call(name, "crash")
     except Exit:
         pass
-'''
+"""
 
 
-@pytest.mark.parametrize("strategy, restarted", [
-    ("one_for_one", "b"), ("one_for_all", "abc"), ("rest_for_one", "bc")])
+@pytest.mark.parametrize("strategy, restarted", [("one_for_one", "b"), ("one_for_all", "abc"), ("rest_for_one", "bc")])
 def test_strategies_restart_the_right_children(nodes, strategy, restarted):
     n = nodes.start("s")
     n.eval(WORKERS)
@@ -48,8 +46,7 @@ def test_strategies_restart_the_right_children(nodes, strategy, restarted):
 def test_restart_intensity_stops_the_supervisor(nodes):
     n = nodes.start("s")
     n.eval(WORKERS)
-    n.eval("ok, sup = Supervisor.start(specs, max_restarts=2, max_seconds=30, name='Sup')\n"
-           "ref = Process.monitor(sup)")
+    n.eval("ok, sup = Supervisor.start(specs, max_restarts=2, max_seconds=30, name='Sup')\nref = Process.monitor(sup)")
     for i in range(3):
         wait_for(lambda: n.value("Process.whereis('c') is not None") == "True", what="c running")
         n.eval("crash('c')")
@@ -62,7 +59,7 @@ def test_restart_intensity_stops_the_supervisor(nodes):
 def test_child_api_and_restart_kinds(nodes):
     n = nodes.start("s")
     n.eval(WORKERS)
-    n.eval('''
+    n.eval("""
 def once(name):
     return GenServer.start_link(W, name, name=name)
 kids = [
@@ -71,13 +68,14 @@ kids = [
     {"id": "temp", "start": (once, ("temp",)), "restart": "temporary", "shutdown": "brutal_kill"},
 ]
 ok, sup = Supervisor.start(kids, name="Sup")
-''')
-    assert n.value("Supervisor.count_children('Sup')") == \
-        "{'specs': 3, 'active': 3, 'supervisors': 0, 'workers': 3}"
-    n.eval("GenServer.stop('trans')\ncrash('temp')")   # a normal exit, a crash
-    wait_for(lambda: n.value("[c[0] for c in Supervisor.which_children('Sup')]") == "['perm', 'trans']",
-             what="the temporary child to be dropped")
-    assert n.value("Supervisor.which_children('Sup')[1][1]") == "None"   # transient: not restarted
+""")
+    assert n.value("Supervisor.count_children('Sup')") == "{'specs': 3, 'active': 3, 'supervisors': 0, 'workers': 3}"
+    n.eval("GenServer.stop('trans')\ncrash('temp')")  # a normal exit, a crash
+    wait_for(
+        lambda: n.value("[c[0] for c in Supervisor.which_children('Sup')]") == "['perm', 'trans']",
+        what="the temporary child to be dropped",
+    )
+    assert n.value("Supervisor.which_children('Sup')[1][1]") == "None"  # transient: not restarted
     assert n.value("Supervisor.restart_child('Sup', 'trans')[0]") == "'ok'"
     assert n.value("Supervisor.restart_child('Sup', 'trans')") == "('error', 'running')"
     assert n.value("Supervisor.terminate_child('Sup', 'perm')") == "'ok'"
@@ -85,12 +83,15 @@ ok, sup = Supervisor.start(kids, name="Sup")
     assert n.value("Supervisor.delete_child('Sup', 'perm')") == "'ok'"
     assert n.value("Supervisor.delete_child('Sup', 'perm')") == "('error', 'not_found')"
     assert n.value("Supervisor.start_child('Sup', Supervisor.child_spec((W, 'x'), id='x'))[0]") == "'ok'"
-    assert n.value("Supervisor.start_child('Sup', Supervisor.child_spec((W, 'x'), id='x'))[1][0]") == \
-        "'already_started'"
+    assert (
+        n.value("Supervisor.start_child('Sup', Supervisor.child_spec((W, 'x'), id='x'))[1][0]") == "'already_started'"
+    )
     assert n.value("GenServer.call('x', 'hi')") == "'x'"
     # a nested supervisor, and stopping the tree stops every child in it
-    n.eval("sub = {'id': 'sub', 'start': (Supervisor.start_link, ([Supervisor.child_spec((W, 'y'), id='y')],)),"
-           " 'type': 'supervisor'}\nSupervisor.start_child('Sup', sub)")
+    n.eval(
+        "sub = {'id': 'sub', 'start': (Supervisor.start_link, ([Supervisor.child_spec((W, 'y'), id='y')],)),"
+        " 'type': 'supervisor'}\nSupervisor.start_child('Sup', sub)"
+    )
     assert n.value("GenServer.call('y', 'hi')") == "'y'"
     assert n.value("Supervisor.stop('Sup')") == "'ok'"
     assert n.value("[Process.whereis(k) for k in ('trans', 'x', 'y')]") == "[None, None, None]"
@@ -104,6 +105,8 @@ def test_bad_specs_and_failed_starts(nodes):
     out, ok = n.try_eval("Supervisor.start([{'id': 'x', 'start': 42}])")
     assert not ok and "'start' must be (function, args)" in out
     n.eval("class No(GenServer):\n    def init(self, arg):\n        return ('stop', 'nope')")
-    assert n.value("Supervisor.start([Supervisor.child_spec((W, 'a'), id='a'), No])") == \
-        "('error', ('shutdown', ('failed_to_start_child', 'No', 'nope')))"
-    assert n.value("Process.whereis('a')") == "None"   # the children started before it are stopped
+    assert (
+        n.value("Supervisor.start([Supervisor.child_spec((W, 'a'), id='a'), No])")
+        == "('error', ('shutdown', ('failed_to_start_child', 'No', 'nope')))"
+    )
+    assert n.value("Process.whereis('a')") == "None"  # the children started before it are stopped

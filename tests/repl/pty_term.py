@@ -15,7 +15,6 @@ import time
 
 import pexpect
 import pytest
-
 from conftest import TIMEOUT, base_env
 
 _ESC = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]|\r")
@@ -30,11 +29,18 @@ class Term:
 
     def __init__(self, *args: str, cwd, env: dict | None = None, dims=(40, 200)):
         env = base_env(**{"TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "PYTHONUNBUFFERED": None, **(env or {})})
-        self.child = pexpect.spawn(sys.executable, ["-m", "pydist", *args], env=env, cwd=str(cwd),
-                                   encoding="utf-8", codec_errors="replace", dimensions=dims,
-                                   timeout=TIMEOUT)
+        self.child = pexpect.spawn(
+            sys.executable,
+            ["-m", "pydist", *args],
+            env=env,
+            cwd=str(cwd),
+            encoding="utf-8",
+            codec_errors="replace",
+            dimensions=dims,
+            timeout=TIMEOUT,
+        )
         self.raw = ""
-        self.pos = 0          # matches start after the previous match
+        self.pos = 0  # matches start after the previous match
         self.eof = False
 
     @property
@@ -61,8 +67,9 @@ class Term:
                 return m
             if self.eof or time.monotonic() > deadline:
                 why = "the program ended" if self.eof else f"{timeout} s passed"
-                raise AssertionError(f"{pattern!r} did not appear ({why}); screen after the last "
-                                     f"match:\n{text[self.pos:][-3000:]}")
+                raise AssertionError(
+                    f"{pattern!r} did not appear ({why}); screen after the last match:\n{text[self.pos :][-3000:]}"
+                )
             self._pump(0.05)
 
     def settle(self, seconds: float = 0.3) -> str:
@@ -70,7 +77,7 @@ class Term:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and not self.eof:
             self._pump(0.05)
-        return self.text[self.pos:]
+        return self.text[self.pos :]
 
     def type(self, text: str) -> None:
         self.child.send(text)

@@ -1,9 +1,8 @@
 """Tab completion (names, attributes, node names), history across restarts, start-up file, h()."""
 
 import pytest
-
 from conftest import unique
-from pty_term import terms  # noqa: F401 - fixture
+from pty_term import terms
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -13,11 +12,11 @@ def completed(t, typed, full):
     expects still start before it)."""
     assert full.startswith(typed)
     start = t.pos
-    t.expect(full[len(typed):])
+    t.expect(full[len(typed) :])
     t.pos = start
 
 
-def test_completion_history_startup_and_help(terms, nodes, tmp_path):  # noqa: F811
+def test_completion_history_startup_and_help(terms, nodes, tmp_path):
     peer = nodes.start("zebra")  # known to the name server, not connected yet
     (tmp_path / ".pydist.py").write_text("greeting = 'hi from .pydist.py'\n")
     home = tmp_path / "home"

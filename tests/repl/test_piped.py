@@ -4,15 +4,20 @@ import subprocess
 import textwrap
 
 import pytest
-
 from conftest import TIMEOUT, base_env, pydist_cmd, unique
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def run(args, src, cwd, timeout=TIMEOUT):
-    return subprocess.run(pydist_cmd(*args), input=textwrap.dedent(src).encode(), capture_output=True,
-                          env=base_env(), cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        pydist_cmd(*args),
+        input=textwrap.dedent(src).encode(),
+        capture_output=True,
+        env=base_env(),
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def test_piped_lines_blocks_values_and_exit_code(tmp_path):
@@ -40,8 +45,17 @@ def test_piped_lines_blocks_values_and_exit_code(tmp_path):
     assert r.returncode == 1, err  # 1/0 raised: the rest ran, and the exit code tells CI
     lines = out.splitlines()
     assert lines[0].startswith(f"{name}@")
-    assert lines[1:] == ["2", "42", "loop 0", "blank line inside the block 0", "loop 1",
-                         "blank line inside the block 1", "else branch", "'after the error'", "[]"]
+    assert lines[1:] == [
+        "2",
+        "42",
+        "loop 0",
+        "blank line inside the block 0",
+        "loop 1",
+        "blank line inside the block 1",
+        "else branch",
+        "'after the error'",
+        "[]",
+    ]
     assert "pydist(" not in out  # no prompt decorations
     assert "ZeroDivisionError: division by zero" in err and "pydist/_" not in err
 
@@ -50,15 +64,21 @@ def test_piped_exit_code_after_an_error(tmp_path):
     r = run([], "1/0\nprint('after')\n", tmp_path)
     assert (r.returncode, r.stdout.decode()) == (1, "after\n")
     assert "ZeroDivisionError" in r.stderr.decode()
-    r = run([], "1/0\nexit(0)\n", tmp_path)   # an explicit exit() wins
+    r = run([], "1/0\nexit(0)\n", tmp_path)  # an explicit exit() wins
     assert r.returncode == 0
     r = run([], "x = 1\nprint(x)\n", tmp_path)
     assert (r.returncode, r.stdout.decode()) == (0, "1\n")
 
 
 def test_piped_exit_code_and_non_utf8(tmp_path):
-    r = subprocess.run(pydist_cmd(), input=b"'caf\xe9'\nexit(3)\nprint('not reached')\n",
-                       capture_output=True, env=base_env(), cwd=tmp_path, timeout=TIMEOUT)
+    r = subprocess.run(
+        pydist_cmd(),
+        input=b"'caf\xe9'\nexit(3)\nprint('not reached')\n",
+        capture_output=True,
+        env=base_env(),
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+    )
     assert r.returncode == 3
     assert r.stdout.decode() == "'caf\ufffd'\n"
 

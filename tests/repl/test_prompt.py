@@ -1,14 +1,13 @@
 """One prompt, typed at as a person would: counter, values, errors, keys, bad input."""
 
 import pytest
-
 from conftest import unique
-from pty_term import terms  # noqa: F401 - fixture
+from pty_term import terms
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_one_session_at_the_prompt(terms):  # noqa: F811
+def test_one_session_at_the_prompt(terms):
     name = unique("p")
     t = terms("--sname", name)
     me = f"{name}@"
@@ -72,8 +71,7 @@ def test_one_session_at_the_prompt(terms):  # noqa: F811
     # a linked process crashes: iex's EXIT line, and the prompt goes on
     t.line("spawn_link(lambda: 1 / 0); receive(timeout=10)")
     t.expect("raised an exception")
-    t.expect(r"\*\* \(EXIT from #PID<[^>]+>\) \('exception', 'ZeroDivisionError: division by zero'\)",
-             literal=False)
+    t.expect(r"\*\* \(EXIT from #PID<[^>]+>\) \('exception', 'ZeroDivisionError: division by zero'\)", literal=False)
     t.expect(f"pydist({full})8>")
     t.line("Process.alive(self())")
     t.expect("True")
@@ -99,7 +97,7 @@ def test_one_session_at_the_prompt(terms):  # noqa: F811
     assert t.wait_exit() == 0
 
 
-def test_undistributed_prompt_on_a_dumb_terminal(terms):  # noqa: F811
+def test_undistributed_prompt_on_a_dumb_terminal(terms):
     t = terms(env={"TERM": "dumb"})
     t.expect("pydist(1)> ")
     t.line("node()")

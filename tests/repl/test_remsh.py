@@ -1,14 +1,13 @@
 """``--remsh NODE``: the prompt evaluates on NODE; leaving leaves NODE running."""
 
 import pytest
-
 from conftest import unique
-from pty_term import terms  # noqa: F401 - fixture
+from pty_term import terms
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_remote_shell(terms, nodes):  # noqa: F811
+def test_remote_shell(terms, nodes):
     target = nodes.start("target")
     target.eval("import os; secret = 41")  # the agent's namespace, not the session's
     t = terms("--sname", unique("cli"), "--remsh", target.name)
@@ -35,7 +34,7 @@ def test_remote_shell(terms, nodes):  # noqa: F811
     t.expect("ZeroDivisionError: division by zero")
     t.expect(f"pydist({target.full})6>")
     t.line("print('rec' + 'eiving'); receive()")
-    t.expect("receiving")             # the entry runs: now Ctrl-C
+    t.expect("receiving")  # the entry runs: now Ctrl-C
     t.ctrl("c")
     t.expect("KeyboardInterrupt")
     t.expect(f"pydist({target.full})6>")
@@ -49,19 +48,19 @@ def test_remote_shell(terms, nodes):  # noqa: F811
     assert target.value("secret") == "41"
 
 
-def test_ctrl_c_in_a_blocking_call_keeps_waiting_then_a_second_one_leaves(terms, nodes):  # noqa: F811
+def test_ctrl_c_in_a_blocking_call_keeps_waiting_then_a_second_one_leaves(terms, nodes):
     target = nodes.start("target")
     t = terms("--sname", unique("cli"), "--remsh", target.name)
     prompt = f"pydist({target.full})"
     t.expect(f"{prompt}1>")
     t.line("import time; print('sle' + 'eping'); time.sleep(6); 'slept'")
     t.expect("sleeping")
-    t.ctrl("c")                       # time.sleep cannot be interrupted: say so, keep waiting
+    t.ctrl("c")  # time.sleep cannot be interrupted: say so, keep waiting
     t.expect("inside a blocking call")
     t.expect("Ctrl-C again leaves this remote shell")
-    t.type("'typed ahead'\r")         # typed while waiting: runs once the prompt is back
+    t.type("'typed ahead'\r")  # typed while waiting: runs once the prompt is back
     assert prompt not in t.settle(1.0)  # no prompt while the entry still sleeps (some 4 s of 6 left)
-    t.expect("KeyboardInterrupt")     # the entry really stopped (when the call returned)
+    t.expect("KeyboardInterrupt")  # the entry really stopped (when the call returned)
     assert 'File "<pydist:1>", line 1' in t.text
     t.expect("'typed ahead'")
     t.expect(f"{prompt}2>")
@@ -73,7 +72,7 @@ def test_ctrl_c_in_a_blocking_call_keeps_waiting_then_a_second_one_leaves(terms,
     t.expect("sleeping")
     t.ctrl("c")
     t.expect("Ctrl-C again leaves this remote shell")
-    t.ctrl("c")                       # give up: the session is killed, the node keeps running
+    t.ctrl("c")  # give up: the session is killed, the node keeps running
     t.expect(f"left the remote shell; its session on {target.full} was killed")
     assert t.wait_exit() == 130
     assert target.value("1 + 1") == "2"

@@ -3,14 +3,13 @@
 import time
 
 import pytest
-
 from conftest import unique
-from pty_term import terms  # noqa: F401 - fixture
+from pty_term import terms
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_lecture_demo_in_two_terminals(terms):  # noqa: F811
+def test_lecture_demo_in_two_terminals(terms):
     foo_name, bar_name = unique("foo"), unique("bar")
     foo = terms("--sname", foo_name)
     bar = terms("--sname", bar_name)
@@ -70,7 +69,7 @@ def test_lecture_demo_in_two_terminals(terms):  # noqa: F811
     # Ctrl-C out of a slow rpc.call: back to the prompt, no late reply in the mailbox
     foo.expect(f"pydist({foo_full})10>")
     foo.line(f"rpc.call('{bar_full}', lambda: (print('call ' + 'running'), Process.sleep(4)), timeout=30)")
-    foo.expect("call running")        # printed by the call on bar: it is in flight
+    foo.expect("call running")  # printed by the call on bar: it is in flight
     foo.ctrl("c")
     foo.expect("KeyboardInterrupt")
     foo.expect(f"pydist({foo_full})10>")
@@ -79,7 +78,7 @@ def test_lecture_demo_in_two_terminals(terms):  # noqa: F811
     foo.line(f"rpc.call('{bar_full}', Process.sleep, 4)")
     foo.expect(f"pydist({foo_full})11>")
     foo.line("receive(timeout=0.5)")
-    foo.expect("TimeoutError")        # the late reply was dropped: the mailbox is empty
+    foo.expect("TimeoutError")  # the late reply was dropped: the mailbox is empty
     foo.expect(f"pydist({foo_full})11>")
     foo.line("Process.list() == [self()] or Process.list()")
     foo.expect("\nTrue\n")
@@ -98,7 +97,7 @@ def test_lecture_demo_in_two_terminals(terms):  # noqa: F811
     assert time.monotonic() - left < 10
 
 
-def test_ctrl_d_peer_sees_nodedown_at_once(terms, nodes):  # noqa: F811
+def test_ctrl_d_peer_sees_nodedown_at_once(terms, nodes):
     # a long ticktime on both: only the leaver's goodbye can tell the watcher in time
     watcher = nodes.start("w", "--ticktime", "30")
     name = unique("leaver")

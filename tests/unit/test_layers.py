@@ -48,11 +48,11 @@ def _imported(path: Path) -> set[str]:
                 for alias in node.names:
                     out.add(".".join(base + [alias.name]))
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pydist."):
-            out.add(node.module[len("pydist."):])
+            out.add(node.module[len("pydist.") :])
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("pydist."):
-                    out.add(alias.name[len("pydist."):])
+                    out.add(alias.name[len("pydist.") :])
     return {m for m in out if m}
 
 
@@ -107,7 +107,7 @@ def test_no_import_cycles():
         state[m] = "open"
         for n in graph.get(m, ()):
             if state.get(n) == "open":
-                cycles.append(" -> ".join(stack[stack.index(n):] + [n]) if n in stack else f"{m} -> {n}")
+                cycles.append(" -> ".join(stack[stack.index(n) :] + [n]) if n in stack else f"{m} -> {n}")
             elif n not in state:
                 visit(n, stack + [n])
         state[m] = "done"

@@ -3,8 +3,8 @@
 import time
 
 import pytest
-
 from conftest import wait_for
+
 from pydist import Exit, Process, receive, self, send, spawn, spawn_link, spawn_monitor
 
 pytestmark = pytest.mark.timeout(60)

@@ -11,10 +11,10 @@ import threading
 import time
 
 import pytest
-
 from conftest import free_port, wait_for
-from pydist._net import nameserver as ns
+
 from pydist._base.errors import NameInUse, NameServerUnreachable, PydistError
+from pydist._net import nameserver as ns
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -167,13 +167,13 @@ def test_unknown_command_gets_an_error_line(server):
 def test_idle_connections_do_not_block_and_are_dropped(server, monkeypatch):
     monkeypatch.setattr(ns, "IDLE_TIMEOUT", 0.3)
     reg = ns.register("foo", 1000)
-    half = raw(server, b"PIN")              # half a line, then silence
+    half = raw(server, b"PIN")  # half a line, then silence
     idle = [raw(server) for _ in range(200)]
     assert ns.ping() and ns.lookup("127.0.0.1", "foo") == 1000
     assert closed_by_server(half), "a connection with half a line was never dropped"
     for sock in idle + [half]:
         sock.close()
-    time.sleep(0.6)                         # twice the idle limit: registrations must survive it
+    time.sleep(0.6)  # twice the idle limit: registrations must survive it
     assert reg.active and ns.lookup("127.0.0.1", "foo") == 1000
     reg.close()
 
@@ -183,7 +183,10 @@ def test_registered_connection_takes_commands(server):
         assert reader.readline() == b"OK\n"
         sock.sendall(b"PING\r\nREGISTER foo2 1\nLOOKUP foo\nNOTIFY foo hi there\n")
         assert [reader.readline() for _ in range(3)] == [
-            b"PONG\n", b"ERR already registered on this connection\n", b"PORT 1234\n"]
+            b"PONG\n",
+            b"ERR already registered on this connection\n",
+            b"PORT 1234\n",
+        ]
         # The notice to ourselves and the reply to NOTIFY, in either order.
         assert {reader.readline(), reader.readline()} == {b"OK\n", b"NOTICE hi there\n"}
         assert ns.lookup("127.0.0.1", "foo2") is None
@@ -199,7 +202,7 @@ def test_is_loopback():
 def _non_loopback_address():
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))     # TEST-NET: no packet is sent
+            s.connect(("192.0.2.1", 9))  # TEST-NET: no packet is sent
             addr = s.getsockname()[0]
     except OSError:
         return None
@@ -210,10 +213,11 @@ def test_register_and_kill_refused_from_other_hosts(server):
     addr = _non_loopback_address()
     if addr is None:
         pytest.skip("this machine has no non-loopback IPv4 address")
-    for request, reply in [(b"REGISTER foo 1\n", b"ERR registration only from this host\n"),
-                           (b"KILL\n", b"ERR kill only from this host\n")]:
-        with socket.create_connection((addr, server), timeout=5) as sock, \
-                sock.makefile("rb") as reader:
+    for request, reply in [
+        (b"REGISTER foo 1\n", b"ERR registration only from this host\n"),
+        (b"KILL\n", b"ERR kill only from this host\n"),
+    ]:
+        with socket.create_connection((addr, server), timeout=5) as sock, sock.makefile("rb") as reader:
             sock.sendall(request)
             assert reader.readline() == reply
     assert ns.lookup(addr, "foo") is None and ns.ping()

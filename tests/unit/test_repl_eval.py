@@ -6,21 +6,34 @@ import sys
 
 import pytest
 
-from pydist._repl.namespace import prompt_namespace
 from pydist._repl.evaluate import Evaluator, format_exception, is_complete
+from pydist._repl.namespace import prompt_namespace
 
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.parametrize("src, done", [
-    ("1 + 1", True), ("", True), ("# a comment", True),
-    ("x = [1,", False), ("x = [1,\n2]", True), ("print('a'", False), ("'''doc", False),
-    ("def f():", False), ("def f():\n    return 1", False), ("def f():\n    return 1\n", True),
-    ("if x:\n  a\nelse:", False), ("for i in range(3): print(i)", True), ("@dec", False),
-    ("x = (1,\n     2)", True), ("a = 1\nb = 2", True),
-    ("1 +", True),          # a syntax error shows at once
-    ("def f():\n", True),   # an empty line ends even a broken block (its error shows)
-])
+@pytest.mark.parametrize(
+    "src, done",
+    [
+        ("1 + 1", True),
+        ("", True),
+        ("# a comment", True),
+        ("x = [1,", False),
+        ("x = [1,\n2]", True),
+        ("print('a'", False),
+        ("'''doc", False),
+        ("def f():", False),
+        ("def f():\n    return 1", False),
+        ("def f():\n    return 1\n", True),
+        ("if x:\n  a\nelse:", False),
+        ("for i in range(3): print(i)", True),
+        ("@dec", False),
+        ("x = (1,\n     2)", True),
+        ("a = 1\nb = 2", True),
+        ("1 +", True),  # a syntax error shows at once
+        ("def f():\n", True),  # an empty line ends even a broken block (its error shows)
+    ],
+)
 def test_when_an_entry_is_complete(src, done):
     assert is_complete(src) is done
 
@@ -37,9 +50,9 @@ def test_counter_values_and_v(capsys):
     assert ev.counter == 2
     assert ev.run("x = 20; x + 1") is True
     assert capsys.readouterr().out == "21\n"
-    assert ev.run("print('printed')") is True          # None is not shown
+    assert ev.run("print('printed')") is True  # None is not shown
     assert capsys.readouterr().out == "printed\n"
-    assert ev.run("v(1) + v(-2) + _") is True           # 2 + 21 + 21
+    assert ev.run("v(1) + v(-2) + _") is True  # 2 + 21 + 21
     assert capsys.readouterr().out == "44\n"
     assert ev.counter == 5
     assert ev.run("   ") is False and ev.counter == 5  # nothing typed: nothing counted
@@ -65,13 +78,13 @@ def test_traceback_names_the_entry_by_the_prompt_number_it_was_typed_at(capsys):
     assert ev.counter == 8
     for _ in range(3):  # three failures at prompt 8: all 8, each still its own source lines
         assert ev.run("1/0") is False
-    assert ev.run("def f():\n    return 1/0") is True   # the 4th try at 8 succeeds
+    assert ev.run("def f():\n    return 1/0") is True  # the 4th try at 8 succeeds
     names = [line.split('"')[1] for line in capsys.readouterr().err.splitlines() if 'File "<pydist:' in line]
     assert names == ["<pydist:8>", "<pydist:8#2>", "<pydist:8#3>"]
-    assert ev.run("f()") is False                        # prompt 9; f's frame names entry 8#4
+    assert ev.run("f()") is False  # prompt 9; f's frame names entry 8#4
     err = capsys.readouterr().err
     assert 'File "<pydist:9>", line 1' in err and 'File "<pydist:8#4>", line 2, in f' in err
-    assert "    return 1/0" in err                        # its line is still there to show
+    assert "    return 1/0" in err  # its line is still there to show
 
 
 def test_source_of_entries_shows_in_tracebacks_of_functions(capsys):
@@ -118,6 +131,7 @@ def test_format_exception_survives_a_broken_str():
     class Weird(Exception):
         def __str__(self):
             raise RuntimeError("no")
+
     assert "Weird" in format_exception(Weird())
 
 
@@ -126,7 +140,7 @@ def test_run_repl_reads_a_pipe(monkeypatch, capsys):
 
     src = "x = 2\nfor i in range(2):\n    x *= 10\nx\nundefined_name\n'end'\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(src.encode())))
-    assert run_repl(prompt_namespace()) == 1   # an entry raised: the rest ran, and CI is told
+    assert run_repl(prompt_namespace()) == 1  # an entry raised: the rest ran, and CI is told
     captured = capsys.readouterr()
     assert captured.out == "200\n'end'\n"
     assert "NameError: name 'undefined_name' is not defined" in captured.err
@@ -150,7 +164,7 @@ def test_above_writer_holds_half_lines_briefly_and_keeps_order():
 
     out, err = io.StringIO(), io.StringIO()
     w = AboveWriter(out, err)
-    w.write("stdout", "direct\n")               # no prompt shown: straight through
+    w.write("stdout", "direct\n")  # no prompt shown: straight through
     assert out.getvalue() == "direct\n"
 
     async def at_the_prompt():
@@ -188,8 +202,8 @@ def test_completer_names_attributes_and_strings():
     assert {"list", "ping", "spawn"} <= set(complete("Node."))
     assert complete("Node.pi") == ["ping"]
     assert "print" in complete("pri")
-    assert complete("'gree") == []           # inside a string: nothing
-    assert complete("x = 1  # gree") == []   # inside a comment: nothing
+    assert complete("'gree") == []  # inside a string: nothing
+    assert complete("x = 1  # gree") == []  # inside a comment: nothing
 
 
 def test_help_lists_builtins_and_documents_objects(capsys):
@@ -198,7 +212,8 @@ def test_help_lists_builtins_and_documents_objects(capsys):
     h()
     out = capsys.readouterr().out
     assert "Node.ping(name)" in out and "v(n)" in out
-    from pydist import Node  # noqa: F401 - looked up by name below
+    from pydist import Node
+
     h("Node.ping")
     assert "pong" in capsys.readouterr().out
     with pytest.raises(NameError):

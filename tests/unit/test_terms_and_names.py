@@ -7,8 +7,8 @@ import pytest
 
 import pydist
 from pydist import Exit, Pid, Ref
-from pydist._net.cookie import curve_keys
 from pydist._base.names import make_own_name, qualify, split
+from pydist._net.cookie import curve_keys
 from pydist._net.pickling import dumps_call
 
 

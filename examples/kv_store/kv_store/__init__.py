@@ -10,7 +10,7 @@ from pydist import GenServer, Node, node
 
 from .map_server import NAME, MapServer
 
-__all__ = ["MapServer", "put", "get"]
+__all__ = ["MapServer", "get", "put"]
 
 
 def put(k, v):

@@ -31,9 +31,12 @@ def hosts():
 
 
 def topologies():
-    return {"local": {"strategy": "Epmd",
-                      "config": {"hosts": hosts(),
-                                 "polling_interval": float(os.environ.get("KV_STORE_POLL", "5"))}}}
+    return {
+        "local": {
+            "strategy": "Epmd",
+            "config": {"hosts": hosts(), "polling_interval": float(os.environ.get("KV_STORE_POLL", "5"))},
+        }
+    }
 
 
 def children():

@@ -16,12 +16,15 @@ ROOT = Path(__file__).resolve().parents[3]
 _NAME = "pydist_tests_conftest"
 
 if _NAME not in sys.modules:
-    _kept = {k: os.environ[k] for k in ("HOME", "PYDIST_EPMD_PORT", "PYDIST_COOKIE")
-             if "pydist-home-" in os.environ.get("HOME", "") and k in os.environ}
+    _kept = {
+        k: os.environ[k]
+        for k in ("HOME", "PYDIST_EPMD_PORT", "PYDIST_COOKIE")
+        if "pydist-home-" in os.environ.get("HOME", "") and k in os.environ
+    }
     _spec = importlib.util.spec_from_file_location(_NAME, ROOT / "tests" / "conftest.py")
     _mod = importlib.util.module_from_spec(_spec)
     sys.modules[_NAME] = _mod
     _spec.loader.exec_module(_mod)
     os.environ.update(_kept)
 
-from pydist_tests_conftest import *  # noqa: E402,F401,F403  (the nodes fixture and helpers)
+from pydist_tests_conftest import *

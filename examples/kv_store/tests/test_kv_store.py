@@ -4,9 +4,9 @@ starts them: ``pydist --sname nodeN@localhost -S kv_store`` from this folder."""
 from pathlib import Path
 
 import pytest
+from pydist_tests_conftest import wait_for
 
 from pydist._net import nameserver as _nameserver
-from pydist_tests_conftest import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -29,7 +29,7 @@ def registered(short):
 
 def test_kv_store_steps_on_three_nodes(nodes):
     n0, n1, n2 = (start(nodes, name) for name in NAMES)
-    for n in (n0, n1, n2):   # step 3: the Epmd strategy joins them, nobody pings
+    for n in (n0, n1, n2):  # step 3: the Epmd strategy joins them, nobody pings
         wait_for(lambda: others(n) == sorted(set(NAMES) - {n.name}), what=f"{n.name} to see the others")
     n0.wait_output("cluster local: connected to node1@localhost")
 
@@ -41,7 +41,7 @@ def test_kv_store_steps_on_three_nodes(nodes):
     assert n1.value("kv_store.MapServer.put('node0@localhost', 'b', 7)") == "'ok'"
     assert n0.value("kv_store.MapServer.get('b')") == "7"
     assert n1.value("kv_store.MapServer.get('node0@localhost', 'b')") == "7"
-    assert n1.value("kv_store.MapServer.get('b')") == "None"    # not replicated: n1's own map
+    assert n1.value("kv_store.MapServer.get('b')") == "None"  # not replicated: n1's own map
     # step 4: replicated writes, local reads
     assert n0.value("kv_store.put('k', 1)") == "'ok'"
     assert [n.value("kv_store.get('k')") for n in (n0, n1, n2)] == ["1", "1", "1"]
@@ -49,7 +49,7 @@ def test_kv_store_steps_on_three_nodes(nodes):
     n2.eval("Supervisor.terminate_child('kv_store.Supervisor', 'MapServer')")
     assert n0.value("kv_store.put('k', 2)") == "('error', \"didn't write to all replicas\")"
     assert n2.value("Supervisor.restart_child('kv_store.Supervisor', 'MapServer')[0]") == "'ok'"
-    assert n2.value("kv_store.get('k')") == "2"    # step 5 already: it resynced on start
+    assert n2.value("kv_store.get('k')") == "2"  # step 5 already: it resynced on start
 
     # step 5: a node killed and restarted comes back with the cluster's data
     n1.proc.kill()

@@ -6,9 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pydist_tests_conftest import TIMEOUT, base_env, unique, wait_for
 
 from pydist._net import nameserver as _nameserver
-from pydist_tests_conftest import TIMEOUT, base_env, unique, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -26,8 +26,7 @@ def answers(node, src, expected) -> bool:
 
 
 def run(*cmd, env):
-    return subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT, cwd=ROOT)
+    return subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -43,15 +42,21 @@ def test_local_start_runs_three_nodes_in_tmux(nodes):
         probe = nodes.start("probe")
         for name in NAMES:
             wait_for(lambda: probe.value(f"Node.ping({name!r})") == "'pong'", what=f"{name} to answer")
-        for name in NAMES:   # the app is up (its MapServer answers) and the cluster complete
-            wait_for(lambda: answers(probe, f"GenServer.call(('MapServer', {name!r}), ('get', 't'))", "None"),
-                     what=f"{name}'s MapServer")
-        wait_for(lambda: answers(probe, "len(rpc.call('node0@localhost', Node.list))", "3"),
-                 what="node0 to see node1, node2 (and the probe)")
+        for name in NAMES:  # the app is up (its MapServer answers) and the cluster complete
+            wait_for(
+                lambda: answers(probe, f"GenServer.call(('MapServer', {name!r}), ('get', 't'))", "None"),
+                what=f"{name}'s MapServer",
+            )
+        wait_for(
+            lambda: answers(probe, "len(rpc.call('node0@localhost', Node.list))", "3"),
+            what="node0 to see node1, node2 (and the probe)",
+        )
         # each window is the real prompt, with kv_store bound
         run("tmux", "-L", sock, "send-keys", "-t", "kv_store:node0", "kv_store.put('t', 42)", "Enter", env=env)
-        wait_for(lambda: answers(probe, "GenServer.call(('MapServer', 'node2@localhost'), ('get', 't'))", "42"),
-                 what="the write typed at node0's prompt to reach node2")
+        wait_for(
+            lambda: answers(probe, "GenServer.call(('MapServer', 'node2@localhost'), ('get', 't'))", "42"),
+            what="the write typed at node0's prompt to reach node2",
+        )
         again = run(ROOT / "local-start.sh", env=env)
         assert again.returncode == 1 and "is running already" in again.stderr
     finally:
@@ -64,18 +69,29 @@ def test_local_start_runs_three_nodes_in_tmux(nodes):
 
 
 def test_local_start_without_tmux_says_how_to_install_it(tmp_path):
-    r = subprocess.run(["/bin/bash", str(ROOT / "local-start.sh")], env={"PATH": str(tmp_path)},
-                       capture_output=True, text=True, timeout=TIMEOUT)
+    r = subprocess.run(
+        ["/bin/bash", str(ROOT / "local-start.sh")],
+        env={"PATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == [
         "local-start.sh: tmux is not installed; install it (sudo apt install tmux, or brew install tmux) "
-        "and run me again"]
+        "and run me again"
+    ]
 
 
 def test_local_start_help_is_the_header_with_the_socket_filled_in(tmp_path):
     def helptext(*args, **env):
-        r = subprocess.run([str(ROOT / "local-start.sh"), *args], capture_output=True, text=True,
-                           timeout=TIMEOUT, env=base_env(**{"TMUX_SOCKET": None, "KV_SESSION": None, **env}))
+        r = subprocess.run(
+            [str(ROOT / "local-start.sh"), *args],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            env=base_env(**{"TMUX_SOCKET": None, "KV_SESSION": None, **env}),
+        )
         assert r.returncode == 0, r.stderr
         return r.stdout
 
