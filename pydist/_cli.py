@@ -140,7 +140,7 @@ def _run_code(fn) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "epmd":
-        from ._net.nameserver import main as epmd_main
+        from ._net.epmd.cli import main as epmd_main
 
         return epmd_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -16,8 +16,8 @@ from .._base.errors import UsageError
 from .._base.terms import Pid
 from .._core import iofwd as _iofwd
 from .._core.runtime import RUNTIME
-from .._net import nameserver as _nameserver
 from .._net.cookie import load_cookie
+from .._net.epmd import client as _epmd
 from .processes import spawn_on
 
 log = logging.getLogger("pydist")
@@ -155,4 +155,4 @@ class Node:
         """The nodes registered with this host's name server, as full names
         (Erlang's ``:net_adm.names/0``); raises NameServerUnreachable if none runs."""
         host = RUNTIME.name.split("@", 1)[1] if "@" in RUNTIME.name else _names.short_host()
-        return [f"{name}@{host}" for name, _port in _nameserver.names()]
+        return [f"{name}@{host}" for name, _port in _epmd.names()]

@@ -34,7 +34,7 @@ def node_names() -> list[tuple[str, str]]:
         found[n] = "connected"
     host = me.split("@", 1)[1] if RUNTIME.dist is not None else short_host()
     try:
-        from .._net.nameserver import names
+        from .._net.epmd.client import names
 
         for name, port in names(timeout=0.5):
             full = f"{name}@{host}"

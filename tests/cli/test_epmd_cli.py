@@ -13,16 +13,17 @@ import sys
 import pytest
 from conftest import free_port, wait_for
 
-from pydist._net import nameserver as ns
+from pydist._net.epmd import client as ns
+from pydist._net.epmd.protocol import epmd_port
 
 pytestmark = pytest.mark.timeout(60)
 
-EPMD = [sys.executable, "-c", "import sys; from pydist._net.nameserver import main; sys.exit(main(sys.argv[1:]))"]
+EPMD = [sys.executable, "-c", "import sys; from pydist._net.epmd.cli import main; sys.exit(main(sys.argv[1:]))"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 REGISTRANT = """
 import sys
-from pydist._net.nameserver import register
+from pydist._net.epmd.client import register
 reg = register(sys.argv[1], int(sys.argv[2]), on_notice=lambda t: print("notice:", t, flush=True))
 print("registered", flush=True)
 sys.stdin.read()
@@ -137,7 +138,7 @@ def test_second_registrant_with_same_name_is_refused(server, spawn):
 def test_second_server_on_the_same_port_exits_1(server):
     result = epmd()
     assert result.returncode == 1
-    assert "already in use" in result.stderr and str(ns.epmd_port()) in result.stderr
+    assert "already in use" in result.stderr and str(epmd_port()) in result.stderr
     assert ns.ping() and server.poll() is None
 
 
@@ -165,7 +166,7 @@ def test_daemon_reports_a_port_held_by_another_program(port):
 
 
 def test_ensure_running_races_from_two_processes(port, spawn):
-    code = "from pydist._net.nameserver import ensure_running, ping; ensure_running(); print(ping())"
+    code = "from pydist._net.epmd.client import ensure_running, ping; ensure_running(); print(ping())"
     racers = [spawn([sys.executable, "-c", code]) for _ in range(2)]
     for proc in racers:
         out, err = proc.communicate(timeout=30)

@@ -14,7 +14,8 @@ import pytest
 from conftest import free_port, wait_for
 
 from pydist._base.errors import NameInUse, NameServerUnreachable, PydistError
-from pydist._net import nameserver as ns
+from pydist._net.epmd import client, protocol
+from pydist._net.epmd import server as daemon
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,11 +26,11 @@ def server(monkeypatch):
     port = free_port()
     monkeypatch.setenv("PYDIST_EPMD_PORT", str(port))
     result = {}
-    thread = threading.Thread(target=lambda: result.setdefault("rc", ns.serve(port)), daemon=True)
+    thread = threading.Thread(target=lambda: result.setdefault("rc", daemon.serve(port)), daemon=True)
     thread.start()
-    wait_for(ns.ping, what="the in-process name server to answer PING")
+    wait_for(client.ping, what="the in-process name server to answer PING")
     yield port
-    ns.kill()
+    client.kill()
     thread.join(5)
     assert not thread.is_alive(), "the name server thread did not stop after KILL"
     assert result["rc"] == 0
@@ -55,46 +56,46 @@ def closed_by_server(sock) -> bool:
 
 
 def test_split_name():
-    assert ns.split_name("foo@vm") == "foo"
-    assert ns.split_name("a.b-c_1@host.example.com") == "a.b-c_1"
-    assert ns.split_name("foo") == "foo"
+    assert protocol.split_name("foo@vm") == "foo"
+    assert protocol.split_name("a.b-c_1@host.example.com") == "a.b-c_1"
+    assert protocol.split_name("foo") == "foo"
     for bad in ["", "@vm", "foo@", "fo o@vm", "x" * 65 + "@vm", "a@b@c", "föö@vm"]:
         with pytest.raises(ValueError, match="invalid node name"):
-            ns.split_name(bad)
+            protocol.split_name(bad)
 
 
 def test_epmd_port(monkeypatch):
     monkeypatch.delenv("PYDIST_EPMD_PORT", raising=False)
-    assert ns.epmd_port() == ns.DEFAULT_PORT == 4370
+    assert protocol.epmd_port() == protocol.DEFAULT_PORT == 4370
     monkeypatch.setenv("PYDIST_EPMD_PORT", "5555")
-    assert ns.epmd_port() == 5555
+    assert protocol.epmd_port() == 5555
     monkeypatch.setenv("PYDIST_EPMD_PORT", "nope")
     with pytest.raises(PydistError, match="PYDIST_EPMD_PORT"):
-        ns.epmd_port()
+        protocol.epmd_port()
 
 
 def test_register_lookup_names(server):
-    assert ns.names() == []
-    assert ns.lookup("127.0.0.1", "foo") is None
-    with ns.register("foo", 40123) as foo, ns.register("bar", 40124):
+    assert client.names() == []
+    assert client.lookup("127.0.0.1", "foo") is None
+    with client.register("foo", 40123) as foo, client.register("bar", 40124):
         assert foo.active
-        assert ns.lookup("127.0.0.1", "foo") == 40123
-        assert ns.lookup("localhost", "bar") == 40124
-        assert ns.names() == [("bar", 40124), ("foo", 40123)]
-    wait_for(lambda: ns.names() == [], what="both entries to disappear after close")
+        assert client.lookup("127.0.0.1", "foo") == 40123
+        assert client.lookup("localhost", "bar") == 40124
+        assert client.names() == [("bar", 40124), ("foo", 40123)]
+    wait_for(lambda: client.names() == [], what="both entries to disappear after close")
 
 
 def test_taken_name_is_refused_with_advice(server):
-    first = ns.register("foo", 1000)
+    first = client.register("foo", 1000)
     with pytest.raises(NameInUse) as err:
-        ns.register("foo", 2000)
+        client.register("foo", 2000)
     assert "foo is already in use" in str(err.value) and "--sname" in str(err.value)
-    assert ns.lookup("127.0.0.1", "foo") == 1000
+    assert client.lookup("127.0.0.1", "foo") == 1000
     first.close()
     first.close()  # idempotent
     assert not first.active
-    wait_for(lambda: ns.lookup("127.0.0.1", "foo") is None, what="foo to be freed")
-    ns.register("foo", 2000).close()
+    wait_for(lambda: client.lookup("127.0.0.1", "foo") is None, what="foo to be freed")
+    client.register("foo", 2000).close()
 
 
 def test_notify_reaches_on_notice(server, caplog):
@@ -106,34 +107,34 @@ def test_notify_reaches_on_notice(server, caplog):
             raise RuntimeError("callback bug")
         got.append(text)
 
-    with ns.register("foo", 1000, on_notice=on_notice):
+    with client.register("foo", 1000, on_notice=on_notice):
         with caplog.at_level(logging.ERROR, logger="pydist.epmd"):
-            assert ns.notify("127.0.0.1", "foo", "boom")
-            assert ns.notify("127.0.0.1", "foo", "bar@vm tried to connect\nwith a wrong cookie")
-            assert ns.notify("127.0.0.1", "foo", "é" * 1000)
+            assert client.notify("127.0.0.1", "foo", "boom")
+            assert client.notify("127.0.0.1", "foo", "bar@vm tried to connect\nwith a wrong cookie")
+            assert client.notify("127.0.0.1", "foo", "é" * 1000)
             wait_for(lambda: len(got) == 2, what="two notices after the failing one")
         assert got[0] == "bar@vm tried to connect with a wrong cookie"
-        assert set(got[1]) == {"é"} and len(got[1]) <= ns.MAX_NOTICE
+        assert set(got[1]) == {"é"} and len(got[1]) <= protocol.MAX_NOTICE
         assert calls == ["pydist-epmd-foo"] * 3
         assert "on_notice callback of foo failed" in caplog.text
-    assert ns.notify("127.0.0.1", "nobody", "hello") is False
-    assert ns.notify("127.0.0.1", "bad name", "hello") is False
+    assert client.notify("127.0.0.1", "nobody", "hello") is False
+    assert client.notify("127.0.0.1", "bad name", "hello") is False
 
 
 def test_client_without_server(monkeypatch):
     port = free_port()
     monkeypatch.setenv("PYDIST_EPMD_PORT", str(port))
     with pytest.raises(NameServerUnreachable, match=f"127.0.0.1:{port}"):
-        ns.lookup("127.0.0.1", "foo")
+        client.lookup("127.0.0.1", "foo")
     with pytest.raises(NameServerUnreachable):
-        ns.register("foo", 1)
+        client.register("foo", 1)
     with pytest.raises(NameServerUnreachable):
-        ns.names()
+        client.names()
     with pytest.raises(NameServerUnreachable, match="resolve"):
-        ns.lookup("no-such-host.invalid", "foo")
-    assert ns.ping() is False
-    assert ns.notify("127.0.0.1", "foo", "x") is False
-    assert ns.kill() is False
+        client.lookup("no-such-host.invalid", "foo")
+    assert client.ping() is False
+    assert client.notify("127.0.0.1", "foo", "x") is False
+    assert client.kill() is False
 
 
 GARBAGE = [
@@ -151,12 +152,12 @@ GARBAGE = [
 
 @pytest.mark.parametrize("payload", GARBAGE)
 def test_garbage_closes_only_that_connection(server, payload):
-    with ns.register("foo", 1000):
+    with client.register("foo", 1000):
         sock = raw(server, payload())
         assert closed_by_server(sock), "the server kept a garbage connection open"
         sock.close()
-        assert ns.ping()
-        assert ns.lookup("127.0.0.1", "foo") == 1000
+        assert client.ping()
+        assert client.lookup("127.0.0.1", "foo") == 1000
 
 
 def test_unknown_command_gets_an_error_line(server):
@@ -165,16 +166,16 @@ def test_unknown_command_gets_an_error_line(server):
 
 
 def test_idle_connections_do_not_block_and_are_dropped(server, monkeypatch):
-    monkeypatch.setattr(ns, "IDLE_TIMEOUT", 0.3)
-    reg = ns.register("foo", 1000)
+    monkeypatch.setattr(daemon, "IDLE_TIMEOUT", 0.3)
+    reg = client.register("foo", 1000)
     half = raw(server, b"PIN")  # half a line, then silence
     idle = [raw(server) for _ in range(200)]
-    assert ns.ping() and ns.lookup("127.0.0.1", "foo") == 1000
+    assert client.ping() and client.lookup("127.0.0.1", "foo") == 1000
     assert closed_by_server(half), "a connection with half a line was never dropped"
     for sock in idle + [half]:
         sock.close()
     time.sleep(0.6)  # twice the idle limit: registrations must survive it
-    assert reg.active and ns.lookup("127.0.0.1", "foo") == 1000
+    assert reg.active and client.lookup("127.0.0.1", "foo") == 1000
     reg.close()
 
 
@@ -189,14 +190,14 @@ def test_registered_connection_takes_commands(server):
         ]
         # The notice to ourselves and the reply to NOTIFY, in either order.
         assert {reader.readline(), reader.readline()} == {b"OK\n", b"NOTICE hi there\n"}
-        assert ns.lookup("127.0.0.1", "foo2") is None
-    wait_for(lambda: ns.lookup("127.0.0.1", "foo") is None, what="foo to vanish with its connection")
+        assert client.lookup("127.0.0.1", "foo2") is None
+    wait_for(lambda: client.lookup("127.0.0.1", "foo") is None, what="foo to vanish with its connection")
 
 
 def test_is_loopback():
-    assert ns._is_loopback(("127.0.0.1", 1)) and ns._is_loopback(("127.5.6.7", 1))
-    assert ns._is_loopback(("::1", 1, 0, 0)) and ns._is_loopback(("::ffff:127.0.0.1", 1, 0, 0))
-    assert not ns._is_loopback(("10.0.0.1", 1)) and not ns._is_loopback(None)
+    assert protocol.is_loopback(("127.0.0.1", 1)) and protocol.is_loopback(("127.5.6.7", 1))
+    assert protocol.is_loopback(("::1", 1, 0, 0)) and protocol.is_loopback(("::ffff:127.0.0.1", 1, 0, 0))
+    assert not protocol.is_loopback(("10.0.0.1", 1)) and not protocol.is_loopback(None)
 
 
 def _non_loopback_address():
@@ -220,13 +221,13 @@ def test_register_and_kill_refused_from_other_hosts(server):
         with socket.create_connection((addr, server), timeout=5) as sock, sock.makefile("rb") as reader:
             sock.sendall(request)
             assert reader.readline() == reply
-    assert ns.lookup(addr, "foo") is None and ns.ping()
+    assert client.lookup(addr, "foo") is None and client.ping()
 
 
 def test_kill_drops_registrations(server):
-    reg = ns.register("foo", 1000)
-    assert ns.kill()
-    assert not ns.ping()
+    reg = client.register("foo", 1000)
+    assert client.kill()
+    assert not client.ping()
     wait_for(lambda: not reg.active, what="the registration to notice the server is gone")
     reg.close()
 
@@ -235,5 +236,14 @@ def test_serve_on_taken_port_exits_1(capsys):
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))
         taken.listen()
-        assert ns.serve(taken.getsockname()[1]) == 1
+        assert daemon.serve(taken.getsockname()[1]) == 1
     assert "already in use" in capsys.readouterr().err
+
+
+def test_compatibility_module_reexports_the_client():
+    # _core.dist still imports pydist._net.nameserver; it must be the epmd client's API, not a copy
+    from pydist._net import nameserver
+
+    assert sorted(nameserver.__all__) == ["ensure_running", "lookup", "notify", "register", "split_name"]
+    for name in nameserver.__all__:
+        assert getattr(nameserver, name) is (getattr(client, name, None) or getattr(protocol, name))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydist_tests_conftest import wait_for
 
-from pydist._net import nameserver as _nameserver
+from pydist._net.epmd import client as _epmd
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -24,7 +24,7 @@ def others(n):
 
 
 def registered(short):
-    return short in [name for name, _port in _nameserver.names()]
+    return short in [name for name, _port in _epmd.names()]
 
 
 def test_kv_store_steps_on_three_nodes(nodes):

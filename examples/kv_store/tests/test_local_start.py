@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydist_tests_conftest import TIMEOUT, base_env, unique, wait_for
 
-from pydist._net import nameserver as _nameserver
+from pydist._net.epmd import client as _epmd
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -17,7 +17,7 @@ NAMES = ["node0@localhost", "node1@localhost", "node2@localhost"]
 
 
 def registered():
-    return {name for name, _port in _nameserver.names()}
+    return {name for name, _port in _epmd.names()}
 
 
 def answers(node, src, expected) -> bool:

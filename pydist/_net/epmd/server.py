@@ -1,0 +1,153 @@
+"""The name server daemon: the registry and its per-connection protocol handler.
+
+One asyncio loop in one thread (the thread that calls :func:`serve`; in the
+daemon that ``pydist epmd`` or :func:`.client.ensure_running` starts, the main
+thread), so a slow or hostile client only ever costs its own socket: every
+read of an unregistered connection has :data:`~.protocol.IDLE_TIMEOUT`, every
+reply :data:`WRITE_TIMEOUT`, and anything malformed closes that connection
+and nothing more. The protocol itself is described in :mod:`.protocol`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import sys
+
+from .protocol import IDLE_TIMEOUT, MAX_LINE, MAX_NOTICE, epmd_port, is_loopback, is_name
+
+log = logging.getLogger("pydist.epmd")
+
+WRITE_TIMEOUT = 10.0  # seconds a reply may wait for a client that does not read
+NOTICE_BUFFER = 64 * 1024  # notices to a registrant that does not read are dropped past this
+
+
+class _Server:
+    """The registry and the per-connection protocol handler (one event loop)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, tuple[int, asyncio.StreamWriter]] = {}
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task] = set()
+        self.stopping = asyncio.Event()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
+        self.tasks.add(asyncio.current_task())
+        local = is_loopback(writer.get_extra_info("peername"))
+        registered: str | None = None
+        try:
+            while not self.stopping.is_set():
+                read = reader.readuntil(b"\n")
+                try:
+                    raw = await (read if registered else asyncio.wait_for(read, IDLE_TIMEOUT))
+                    line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
+                except (
+                    TimeoutError,
+                    asyncio.IncompleteReadError,
+                    asyncio.LimitOverrunError,
+                    ValueError,
+                    ConnectionError,
+                ):
+                    return  # EOF, garbage, over-long or idle: drop it
+                cmd, _, arg = line.partition(" ")
+                out, close = self.dispatch(cmd, arg, local, registered, writer)
+                if cmd == "REGISTER" and out == ["OK"]:
+                    registered = arg.split(" ")[0]
+                writer.write("".join(f"{o}\n" for o in out).encode())
+                await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+                if close:
+                    return
+        except (TimeoutError, OSError):
+            pass
+        except Exception:  # never let one connection hurt the server
+            log.exception("name server connection failed")
+        finally:
+            if registered and self.names.get(registered, (0, None))[1] is writer:
+                del self.names[registered]
+                log.info("unregistered %s", registered)
+            self.writers.discard(writer)
+            self.tasks.discard(asyncio.current_task())
+            writer.close()
+
+    def dispatch(self, cmd, arg, local, registered, writer) -> tuple[list[str], bool]:
+        """Answer one request: (reply lines, close the connection afterwards?)."""
+        if cmd == "PING" and not arg:
+            return ["PONG"], False
+        if cmd == "LOOKUP" and is_name(arg):
+            entry = self.names.get(arg)
+            return [f"PORT {entry[0]}" if entry else "NONE"], False
+        if cmd == "NAMES" and not arg:
+            return [f"NAME {n} {p}" for n, (p, _) in sorted(self.names.items())] + ["END"], False
+        if cmd == "NOTIFY":
+            name, _, text = arg.partition(" ")
+            entry = self.names.get(name)
+            if entry is None:
+                return ["NONE"], False
+            target = entry[1]
+            if not target.is_closing() and target.transport.get_write_buffer_size() < NOTICE_BUFFER:
+                target.write(f"NOTICE {text[:MAX_NOTICE]}\n".encode())
+            return ["OK"], False
+        if cmd == "REGISTER":
+            parts = arg.split(" ")
+            if len(parts) != 2 or not is_name(parts[0]) or not parts[1].isdigit() or not 0 < int(parts[1]) < 65536:
+                return ["ERR bad request"], True
+            if not local:
+                return ["ERR registration only from this host"], True
+            if registered:
+                return ["ERR already registered on this connection"], False
+            if parts[0] in self.names:
+                return ["TAKEN"], False
+            self.names[parts[0]] = (int(parts[1]), writer)
+            log.info("registered %s at port %s", parts[0], parts[1])
+            return ["OK"], False
+        if cmd == "KILL" and not arg:
+            if not local:
+                return ["ERR kill only from this host"], True
+            self.stopping.set()
+            return ["OK"], True
+        if cmd in ("PING", "LOOKUP", "NAMES", "KILL"):
+            return ["ERR bad request"], True
+        return ["ERR unknown command"], True
+
+
+async def _serve(port: int, host: str) -> int:
+    state = _Server()
+    try:
+        server = await asyncio.start_server(state.handle, host, port, reuse_address=True, limit=MAX_LINE - 1)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"pydist epmd: port {port} is already in use (is a name server already "
+                f"running? `pydist epmd --names` tells); set PYDIST_EPMD_PORT to use another "
+                f"port",
+                file=sys.stderr,
+            )
+        else:
+            print(f"pydist epmd: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    log.info("listening on %s:%d", host, port)
+    await state.stopping.wait()
+    server.close()
+    await asyncio.sleep(0.05)  # let the KILL reply reach its client
+    for writer in list(state.writers):
+        writer.close()
+    await server.wait_closed()
+    # Let handlers see EOF and finish: asyncio.run would cancel them, and 3.11
+    # logs a cancelled connection handler as an error.
+    if state.tasks:
+        await asyncio.wait(state.tasks, timeout=2.0)
+    return 0
+
+
+def serve(port: int | None = None, host: str = "0.0.0.0") -> int:
+    """Run the name server in this thread until a KILL request; return the exit code.
+
+    Returns 1 (after a message on stderr) if the port cannot be bound, which
+    is how the loser of two nodes racing to start a server bows out.
+    """
+    try:
+        return asyncio.run(_serve(epmd_port() if port is None else port, host))
+    except KeyboardInterrupt:
+        return 0
