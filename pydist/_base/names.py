@@ -15,8 +15,17 @@ import socket
 from .errors import PydistError, UsageError
 
 NONODE = "nonode@nohost"
-_PART = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_HOST = re.compile(r"^[A-Za-z0-9_.\-:\[\]]{1,253}$")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_HOST = re.compile(r"[A-Za-z0-9_.\-:\[\]]{1,253}")
+
+
+def is_valid_name(name) -> bool:
+    """The one grammar of a node's name (the part before ``@``): 1-64 of ``A-Z a-z 0-9 _ . -``.
+
+    The CLI flags, :func:`split` and the name server (which keys its registry
+    by this part) all check it here, so a name one accepts the others accept.
+    """
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
 
 
 def short_host() -> str:
@@ -52,7 +61,7 @@ def split(node: str) -> tuple[str, str]:
     if not isinstance(node, str) or node.count("@") != 1:
         raise ValueError(f"bad node name {node!r}: expected NAME@HOST, like foo@{short_host()}")
     name, host = node.split("@")
-    if not _PART.match(name) or not _HOST.match(host):
+    if not is_valid_name(name) or not _HOST.fullmatch(host):
         raise ValueError(f"bad node name {node!r}: use letters, digits, '_', '-' and '.'")
     return name, host
 
@@ -70,7 +79,7 @@ def make_own_name(sname: str | None, lname: str | None) -> tuple[str, bool]:
             raise PydistError(str(err)) from None
     else:
         name, host = raw, (long_host() if longnames else short_host())
-        if not _PART.match(name):
+        if not is_valid_name(name):
             raise PydistError(f"bad node name {raw!r}: use letters, digits, '_', '-' and '.'")
         if longnames and is_ip(host) and ipaddress.ip_address(host.strip("[]")).is_loopback:
             logging.getLogger("pydist").warning(

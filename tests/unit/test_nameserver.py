@@ -51,7 +51,7 @@ def closed_by_server(sock) -> bool:
         return True
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
 
 
@@ -62,6 +62,31 @@ def test_split_name():
     for bad in ["", "@vm", "foo@", "fo o@vm", "x" * 65 + "@vm", "a@b@c", "föö@vm"]:
         with pytest.raises(ValueError, match="invalid node name"):
             protocol.split_name(bad)
+
+
+NAME_CASES = ["foo", "a.b-c_1", "x" * 64, "", "x" * 65, "fo o", "föö", "foo\n", "a@b", "a:b"]
+
+
+@pytest.mark.parametrize("name", NAME_CASES)
+def test_one_name_grammar_for_flags_names_and_the_name_server(name):
+    # A name the name server refuses must be refused by --sname and by names.split too, and back
+    from pydist._base.names import is_valid_name, make_own_name, split
+
+    valid = is_valid_name(name)
+    assert valid == (name in ("foo", "a.b-c_1", "x" * 64))
+    verdicts = []
+    for check in (
+        lambda: protocol.split_name(f"{name}@vm"),
+        lambda: protocol.check_name(name),
+        lambda: split(f"{name}@vm"),
+        lambda: make_own_name(f"{name}@vm", None),
+    ):
+        try:
+            check()
+            verdicts.append(True)
+        except (ValueError, PydistError):
+            verdicts.append(False)
+    assert verdicts == [valid] * 4
 
 
 def test_epmd_port(monkeypatch):
@@ -172,7 +197,7 @@ def test_idle_connections_do_not_block_and_are_dropped(server, monkeypatch):
     idle = [raw(server) for _ in range(200)]
     assert client.ping() and client.lookup("127.0.0.1", "foo") == 1000
     assert closed_by_server(half), "a connection with half a line was never dropped"
-    for sock in idle + [half]:
+    for sock in [*idle, half]:
         sock.close()
     time.sleep(0.6)  # twice the idle limit: registrations must survive it
     assert reg.active and client.lookup("127.0.0.1", "foo") == 1000

@@ -36,15 +36,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 
 from ..._base.errors import PydistError
+from ..._base.names import is_valid_name
 
 DEFAULT_PORT = 4370  # not Erlang's 4369, so epmd and pydist can run side by side
 MAX_LINE = 512  # bytes, newline included
 MAX_NOTICE = 300  # characters of NOTIFY text forwarded
 IDLE_TIMEOUT = 10.0  # seconds an unregistered connection may wait between lines
-_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def epmd_port() -> int:
@@ -57,19 +56,15 @@ def epmd_port() -> int:
     return int(value)
 
 
-def is_name(name) -> bool:
-    """True if ``name`` may be registered: 1-64 of ``A-Z a-z 0-9 _ . -``."""
-    return isinstance(name, str) and _NAME_RE.fullmatch(name) is not None
-
-
 def split_name(node: str) -> str:
     """The name server's key for ``node``: the part before ``@`` ("foo@vm" -> "foo").
 
-    Raises ValueError if that part is not 1-64 of ``A-Z a-z 0-9 _ . -`` or the
-    host part is present but empty.
+    Raises ValueError if that part is not a node name
+    (:func:`~pydist._base.names.is_valid_name`) or the host part is present
+    but empty.
     """
     name, at, host = node.partition("@")
-    if not is_name(name) or (at and (not host or "@" in host)):
+    if not is_valid_name(name) or (at and (not host or "@" in host)):
         raise ValueError(
             f"invalid node name {node!r}: use NAME or NAME@HOST, where NAME is 1-64 letters, digits, '_', '.' or '-'"
         )
@@ -78,7 +73,7 @@ def split_name(node: str) -> str:
 
 def check_name(name: str) -> str:
     """``name`` itself if it may be registered; ValueError (saying what may) if not."""
-    if not is_name(name):
+    if not is_valid_name(name):
         raise ValueError(f"invalid name {name!r}: 1-64 letters, digits, '_', '.' or '-'")
     return name
 

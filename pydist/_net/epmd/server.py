@@ -15,7 +15,8 @@ import errno
 import logging
 import sys
 
-from .protocol import IDLE_TIMEOUT, MAX_LINE, MAX_NOTICE, epmd_port, is_loopback, is_name
+from ..._base.names import is_valid_name
+from .protocol import IDLE_TIMEOUT, MAX_LINE, MAX_NOTICE, epmd_port, is_loopback
 
 log = logging.getLogger("pydist.epmd")
 
@@ -75,7 +76,7 @@ class _Server:
         """Answer one request: (reply lines, close the connection afterwards?)."""
         if cmd == "PING" and not arg:
             return ["PONG"], False
-        if cmd == "LOOKUP" and is_name(arg):
+        if cmd == "LOOKUP" and is_valid_name(arg):
             entry = self.names.get(arg)
             return [f"PORT {entry[0]}" if entry else "NONE"], False
         if cmd == "NAMES" and not arg:
@@ -91,7 +92,12 @@ class _Server:
             return ["OK"], False
         if cmd == "REGISTER":
             parts = arg.split(" ")
-            if len(parts) != 2 or not is_name(parts[0]) or not parts[1].isdigit() or not 0 < int(parts[1]) < 65536:
+            if (
+                len(parts) != 2
+                or not is_valid_name(parts[0])
+                or not parts[1].isdigit()
+                or not 0 < int(parts[1]) < 65536
+            ):
                 return ["ERR bad request"], True
             if not local:
                 return ["ERR registration only from this host"], True
