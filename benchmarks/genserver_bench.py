@@ -122,10 +122,10 @@ def node_main(ns):
             result = _timed(lambda i: GenServer.call("bench_echo", i), cmd["n"])
         elif op == "msg":
             peer, my = cmd["peer"], me()
-            result = _timed(lambda i: (send(("bench_msg_echo", peer), (my, i)), receive()), cmd["n"])
+            result = _timed(lambda i, peer=peer, my=my: (send(("bench_msg_echo", peer), (my, i)), receive()), cmd["n"])
         elif op == "remote":
             peer = cmd["peer"]
-            result = _timed(lambda i: GenServer.call(("bench_echo", peer), i), cmd["n"])
+            result = _timed(lambda i, peer=peer: GenServer.call(("bench_echo", peer), i), cmd["n"])
         elif op == "put":
             t0 = time.perf_counter()
             lat = _timed(lambda i: kv_store.put(f"k{i}", i), cmd["n"], warm=50)
@@ -243,7 +243,7 @@ def main(argv):
 
 
 def report(rows, put_rate, rounds, n):
-    med = lambda xs: statistics.median(xs)
+    med = statistics.median
     raw50 = med([r["p50"] for r in rows["raw"]])
     print(
         f"\n{rounds} rounds x {n} calls (kv_store.put: {n // 3}); medians over rounds; "
@@ -260,12 +260,12 @@ def report(rows, put_rate, rounds, n):
     ):
         p50 = med([r["p50"] for r in rows[key]])
         p90 = med([r["p90"] for r in rows[key]])
-        ratios = [r["p50"] / raw["p50"] for r, raw in zip(rows[key], rows["raw"])]
+        ratios = [r["p50"] / raw["p50"] for r, raw in zip(rows[key], rows["raw"], strict=True)]
         print(
             f"| {label} | {p50:.0f} µs | {p90:.0f} µs | {med(ratios):.2f}× "
             f"({min(ratios):.2f}–{max(ratios):.2f}) | {1e6 / p50:,.0f} |"
         )
-    layer = [g["p50"] / m["p50"] for g, m in zip(rows["remote"], rows["msg"])]
+    layer = [g["p50"] / m["p50"] for g, m in zip(rows["remote"], rows["msg"], strict=True)]
     print(
         f"\nremote GenServer.call / pydist message round trip (same round): {med(layer):.2f}× "
         f"({min(layer):.2f}–{max(layer):.2f}) — what the GenServer layer adds"

@@ -53,7 +53,10 @@ TARGETS = {"rt": 1.5, "tp": 0.5, "spawn": 2.0}
 # -- shared by the measuring processes ------------------------------------------
 def _latency_stats(samples_us: list[float]) -> dict:
     s = sorted(samples_us)
-    pick = lambda q: s[min(len(s) - 1, int(q * len(s)))]
+
+    def pick(q):
+        return s[min(len(s) - 1, int(q * len(s)))]
+
     return {"n": len(s), "p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99)}
 
 
@@ -349,8 +352,12 @@ def _round(a: Child, raw: Child, sizes: dict, index: int) -> dict:
 def _report(rounds: list[dict], sizes: dict) -> str:
     import zmq
 
-    med = lambda key, q: _median([r[key][q] for r in rounds])
-    per_round = lambda num, q, den, dq: [r[num][q] / r[den][dq] for r in rounds]
+    def med(key, q):
+        return _median([r[key][q] for r in rounds])
+
+    def per_round(num, q, den, dq):
+        return [r[num][q] / r[den][dq] for r in rounds]
+
     out = [
         f"pydist messaging benchmark: {len(rounds)} rounds, loopback, nproc {os.cpu_count()}, "
         f"Python {sys.version.split()[0]}, pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()})",

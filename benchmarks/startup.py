@@ -118,7 +118,9 @@ def main(argv=None) -> int:
     finally:
         subprocess.run([*pydist, "epmd", "--kill"], env=env, timeout=DEADLINE, capture_output=True)
     med = {k: statistics.median(v) for k, v in samples.items()}
-    ratio = lambda k, base: [a / b for a, b in zip(samples[k], samples[base])]
+
+    def ratio(k, base):
+        return [a / b for a, b in zip(samples[k], samples[base], strict=True)]
 
     def rng(xs):
         return f"{min(xs):.2f}–{max(xs):.2f}"

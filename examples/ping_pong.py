@@ -15,6 +15,8 @@ PEER is the first node's name (``pong`` or ``pong@HOST``); ``--stop`` (e.g.
 
 import sys
 
+from pydist import Node, Process, node, receive, self, send
+
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]  # PEER [ROUNDS]; flags anywhere
 if len(ARGS) > 2 or (len(ARGS) == 2 and not ARGS[1].isdigit()):
     sys.exit(
@@ -32,7 +34,7 @@ def serve():
         if msg == "stop":
             print("pong: stopping")
             return
-        tag, sender, n = msg
+        _ping, sender, n = msg
         print(f"pong: got ping {n} from {sender.node}", flush=True)
         send(sender, ("pong", node(), n))
 

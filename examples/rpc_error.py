@@ -7,6 +7,8 @@ pydist --sname foo examples/rpc_error.py bar  # terminal 2
 import sys
 import traceback
 
+from pydist import node, rpc
+
 peer = sys.argv[1] if len(sys.argv) > 1 else sys.exit("usage: pydist --sname foo examples/rpc_error.py OTHER_NODE")
 
 

@@ -9,6 +9,8 @@ so "Hello" and the other node's name print on *this* terminal.
 
 import sys
 
+from pydist import Node, node, receive, self, send
+
 peer = sys.argv[1] if len(sys.argv) > 1 else sys.exit("usage: pydist --sname foo examples/spawn_output.py OTHER_NODE")
 if Node.ping(peer) != "pong":
     sys.exit(f"cannot reach {peer}; start it with: pydist --sname {peer.split('@')[0]}")

@@ -35,7 +35,7 @@ def is_pydist_file(filename: str) -> bool:
 
 def is_library_file(filename: str) -> bool:
     """pydist, the standard library or an installed package (``<frozen …>`` too)."""
-    return filename.startswith(PKG_DIR) or filename.startswith(LIB_DIRS) or filename.startswith("<frozen")
+    return filename.startswith((PKG_DIR, *LIB_DIRS, "<frozen"))
 
 
 def trim(te: traceback.TracebackException, _seen: set | None = None) -> None:

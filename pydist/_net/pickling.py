@@ -19,7 +19,7 @@ def _refs(fn):
     code = getattr(fn, "__code__", None)
     if code is None:
         return
-    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or (), strict=False):
         try:
             yield name, cell.cell_contents
         except ValueError:

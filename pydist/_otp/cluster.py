@@ -93,14 +93,13 @@ class _Strategy(GenServer):
         if msg == "$poll":
             self._poll(st)
             Process.send_after(self_pid(), "$poll", st["interval"])
-        elif type(msg) is tuple and len(msg) == 2 and msg[0] in ("nodeup", "nodedown"):
-            if self.watches(st, msg[1]):
-                if msg[0] == "nodeup":
-                    log.info("cluster %s: connected to %s", st["topology"], msg[1])
-                else:
-                    log.info(
-                        "cluster %s: disconnected from %s (retrying every %g s)", st["topology"], msg[1], st["interval"]
-                    )
+        elif type(msg) is tuple and len(msg) == 2 and msg[0] in ("nodeup", "nodedown") and self.watches(st, msg[1]):
+            if msg[0] == "nodeup":
+                log.info("cluster %s: connected to %s", st["topology"], msg[1])
+            else:
+                log.info(
+                    "cluster %s: disconnected from %s (retrying every %g s)", st["topology"], msg[1], st["interval"]
+                )
         return ("noreply", st)
 
     def watches(self, st, name: str) -> bool:

@@ -190,7 +190,7 @@ class GenServer:
         ``start_link`` classmethod (to pick a name, as Elixir modules do),
         else ``GenServer.start_link(cls, arg)``.
         """
-        if getattr(cls, "start_link") is GenServer.start_link:
+        if cls.start_link is GenServer.start_link:
             start = (GenServer.start_link, (cls, arg))
         else:
             start = (cls.start_link, (arg,))
@@ -318,7 +318,7 @@ class GenServer:
         """
         from .._api.node import Node
 
-        nodes = [node()] + Node.list() if nodes is None else [qualify(n, node()) for n in nodes]
+        nodes = [node(), *Node.list()] if nodes is None else [qualify(n, node()) for n in nodes]
         me = self_pid()
         pending: dict = {}  # monitor ref (= reply tag) -> node, in the order of nodes
         waiting: dict = {}
@@ -372,7 +372,7 @@ class GenServer:
         """Cast ``request`` to ``name`` on each of ``nodes`` (None: all); ``"abcast"``."""
         from .._api.node import Node
 
-        nodes = [node()] + Node.list() if nodes is None else [qualify(n, node()) for n in nodes]
+        nodes = [node(), *Node.list()] if nodes is None else [qualify(n, node()) for n in nodes]
         for n in nodes:
             send((name, n), ("$gen_cast", request))
         return "abcast"

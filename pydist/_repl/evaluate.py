@@ -229,7 +229,7 @@ class Evaluator:
                 raise
             sys.stderr.write(take_exit_signal(proc) or "** (EXIT) the prompt was told to exit\n")
             return False
-        except BaseException as err:  # noqa: B902 - the user's code may raise anything
+        except BaseException as err:  # the user's code may raise anything
             if self.interrupt_raises and isinstance(err, KeyboardInterrupt):
                 raise
             sys.stderr.write(format_exception(err))

@@ -185,7 +185,7 @@ def _warm_up() -> None:
     """Import rich while the person types, so the first value shows without a pause."""
     try:
         import rich.console
-        import rich.pretty
+        import rich.pretty  # noqa: F401 (imported for the module cache only)
     except Exception:
         pass
 

@@ -44,7 +44,7 @@ def clean_text(text: str) -> str:
 class _Side:
     """One of the two streams TERMINAL writes to (stdout or stderr)."""
 
-    def __init__(self, writer: "AboveWriter", name: str):
+    def __init__(self, writer: AboveWriter, name: str):
         self._writer, self._name = writer, name
 
     def write(self, text: str) -> int:

@@ -27,13 +27,13 @@ def test_ping_pong():
         r = run("--sname", unique("ping"), "examples/ping_pong.py", server_name, "2")
         assert r.returncode == 0, r.stderr
         lines = r.stdout.strip().splitlines()
-        assert len(lines) == 2 and all(l.startswith("('pong', '%s@" % server_name) for l in lines)
+        assert len(lines) == 2 and all(line.startswith(f"('pong', '{server_name}@") for line in lines)
         assert server.poll() is None  # no --stop: still serving
         # --stop without ROUNDS: the default 3 rounds, then the server stops
         r = run("--sname", unique("ping"), "examples/ping_pong.py", server_name, "--stop")
         assert r.returncode == 0, r.stderr
         lines = r.stdout.strip().splitlines()
-        assert len(lines) == 3 and all(l.startswith("('pong', '%s@" % server_name) for l in lines)
+        assert len(lines) == 3 and all(line.startswith(f"('pong', '{server_name}@") for line in lines)
         server.wait(30)
         out = server.stdout.read()
         assert "got ping 3 from ping" in out and "pong: stopping" in out

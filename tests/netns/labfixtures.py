@@ -70,8 +70,8 @@ class LabNodes:
             node.stop()
 
 
-@pytest.fixture
-def make_lab():
+@pytest.fixture(name="make_lab")
+def make_lab_fixture():
     """``make_lab(n)`` -> a netlab.Lab of n hosts, torn down after the test (even on failure)."""
     labs = []
 
@@ -85,8 +85,8 @@ def make_lab():
         lab.teardown()
 
 
-@pytest.fixture
-def lab_nodes(tmp_path):
+@pytest.fixture(name="lab_nodes")
+def lab_nodes_fixture(tmp_path):
     """``lab_nodes(lab)`` -> a LabNodes for that lab; its nodes are stopped after the test."""
     made = []
 
@@ -177,14 +177,10 @@ class SshLab:
                 f"SetEnv HOME={home} TMUX_TMPDIR={tmux_dir} "
                 f"PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin\n"
             )
-            lab.popen(
-                host,
-                [SSHD, "-D", "-e", "-f", str(cfg)],
-                stdout=subprocess.DEVNULL,
-                stderr=open(tmp / f"sshd-h{host.index}.log", "w"),
-            )
+            with open(tmp / f"sshd-h{host.index}.log", "w") as log:  # sshd keeps its own copy of the fd
+                lab.popen(host, [SSHD, "-D", "-e", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=log)
         for host in lab.hosts:
-            wait_for(lambda: _port_open(host.ip, 22), timeout=TIMEOUT, what=f"sshd on {host}")
+            wait_for(lambda host=host: _port_open(host.ip, 22), timeout=TIMEOUT, what=f"sshd on {host}")
 
     def env(self, **extra) -> dict:
         """The environment of a user's terminal on the machine running the scripts."""
@@ -217,8 +213,8 @@ def _port_open(ip: str, port: int) -> bool:
         return False
 
 
-@pytest.fixture
-def ssh_lab(tmp_path):
+@pytest.fixture(name="ssh_lab")
+def ssh_lab_fixture(tmp_path):
     """``ssh_lab(lab)`` -> an SshLab (sshd running in every host of ``lab``)."""
     why = sshd_missing()
     if why:

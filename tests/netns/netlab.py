@@ -163,7 +163,7 @@ class Lab:
                     stale.unlink(missing_ok=True)
             used = {int(p.stem) for p in STATE_DIR.glob("*.owner")}
             in_use = _ip("-4", "-o", "addr").stdout
-            for lab_id in range(0, 254):
+            for lab_id in range(254):
                 if lab_id not in used and f" {NET}.{lab_id}." not in in_use:
                     (STATE_DIR / f"{lab_id}.owner").write_text(str(os.getpid()))
                     return lab_id
@@ -327,7 +327,7 @@ class Lab:
                     pass
         self.hosts = []
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -379,7 +379,7 @@ def _remove_lab(lab_id: int) -> None:
         parts = line.split(":")
         if len(parts) > 1:
             name = parts[1].strip().split("@")[0]
-            if name.startswith(tag + "b") or name.startswith(tag + "v"):
+            if name.startswith((tag + "b", tag + "v")):
                 _ip("link", "del", name, check=False)
     try:
         Path("/etc/netns").rmdir()  # only if empty: other users' namespaces stay

@@ -8,7 +8,7 @@ node names carry the host's fully qualified name or its IP address.
 import netlab
 import pytest
 from conftest import base_env, pydist_cmd, wait_for
-from labfixtures import lab_nodes, make_lab, needs_netns
+from labfixtures import lab_nodes_fixture, make_lab_fixture, needs_netns  # noqa: F401 (pytest finds the fixtures here)
 
 pytestmark = [*needs_netns, pytest.mark.timeout(120)]
 
@@ -71,7 +71,7 @@ def test_behind_a_firewall_with_fixed_ports(make_lab, lab_nodes):
     tick = ("--ticktime", "2")
     lab.firewall(h1, [epmd, "9100-9101"])
     a = ln.start(h1, f"a@{h1.ip}", "--port", "9100-9101", *tick)
-    a2 = ln.start(h1, f"a2@{h1.ip}", "--port", "9100-9101", *tick)
+    ln.start(h1, f"a2@{h1.ip}", "--port", "9100-9101", *tick)
     b = ln.start(h2, f"b@{h2.ip}", *tick)
     out = lab.run(h1, pydist_cmd("epmd", "--names"), env=base_env()).stdout
     assert "name a at port 9100" in out and "name a2 at port 9101" in out, out
@@ -84,7 +84,7 @@ def test_behind_a_firewall_with_fixed_ports(make_lab, lab_nodes):
     assert b.value(f"rpc.call('a2@{h1.ip}', lambda: node())") == repr(f"a2@{h1.ip}")
     assert a.value(f"rpc.call('b@{h2.ip}', lambda: node())") == repr(f"b@{h2.ip}")
     # Proof that the firewall is real: a node on a port outside the range is unreachable.
-    c = ln.start(h1, f"c@{h1.ip}", *tick)
+    ln.start(h1, f"c@{h1.ip}", *tick)
     assert b.value(f"Node.ping('c@{h1.ip}')") == "'pang'"
     assert a.value(f"Node.ping('c@{h1.ip}')") == "'pong'"  # same host: loopback is open
 

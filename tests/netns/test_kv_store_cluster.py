@@ -5,7 +5,7 @@ with its own name server, joined by the app's Epmd strategy with --name.
 
 import pytest
 from conftest import ROOT, wait_for
-from labfixtures import lab_nodes, make_lab, needs_netns
+from labfixtures import lab_nodes_fixture, make_lab_fixture, needs_netns  # noqa: F401 (pytest finds the fixtures here)
 
 pytestmark = [*needs_netns, pytest.mark.timeout(150)]
 
@@ -26,7 +26,7 @@ def test_kv_store_on_five_hosts(make_lab, lab_nodes):
     ln = lab_nodes(lab)
     names = [f"kv@{h.fqdn}" for h in lab.hosts]
     env = kv_env(names)
-    kv = [ln.start(h, name, "-S", "kv_store", env=env, cwd=APP_DIR) for h, name in zip(lab.hosts, names)]
+    kv = [ln.start(h, name, "-S", "kv_store", env=env, cwd=APP_DIR) for h, name in zip(lab.hosts, names, strict=True)]
     # Nobody typed Node.connect: the Epmd strategy joined all five.
     wait_for(lambda: full_mesh(kv, 5), timeout=30, what="the five nodes to mesh by themselves")
 

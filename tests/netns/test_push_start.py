@@ -8,7 +8,7 @@ import time
 
 import pytest
 from conftest import ROOT, TIMEOUT, wait_for
-from labfixtures import lab_nodes, make_lab, needs_netns, ssh_lab
+from labfixtures import lab_nodes_fixture, make_lab_fixture, needs_netns, ssh_lab_fixture  # noqa: F401 (pytest finds the fixtures here)
 
 pytestmark = [*needs_netns, pytest.mark.timeout(180)]
 
@@ -63,7 +63,7 @@ def test_push_and_remote_start(make_lab, ssh_lab, lab_nodes, tmp_path):
     assert windows.stdout.split() == [h2.fqdn, h3.fqdn, h1.ip]
     for i, name in enumerate(kv):
         wait_for(
-            lambda: f"pydist({name})1>" in pane(env, f"kv-cluster:{i}"),
+            lambda name=name, i=i: f"pydist({name})1>" in pane(env, f"kv-cluster:{i}"),
             what=f"the prompt of {name} in local window {i}",
         )
 

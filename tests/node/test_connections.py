@@ -41,7 +41,7 @@ def test_kill_9_is_noticed_at_once(nodes):
     t0 = time.monotonic()
     b.proc.kill()
     a.eval("print(receive(timeout=30))")
-    assert "('nodedown', '%s')" % b.full in a.output
+    assert f"('nodedown', '{b.full}')" in a.output
     assert time.monotonic() - t0 < 10  # the heartbeat alone would take 30 s
     assert a.value("Node.list()") == "[]"
 
@@ -66,7 +66,7 @@ def test_hung_node_is_declared_down_within_ticktime(nodes):
         a.wait_output("DOWN ")
     finally:
         b.signal(signal.SIGCONT)
-    line = next(l for l in a.output.splitlines() if l.startswith("DOWN "))
+    line = next(out for out in a.output.splitlines() if out.startswith("DOWN "))
     assert f"('nodedown', '{b.full}')" in line
     took = float(line.split()[-1]) - t0
     assert took < 2 + 1.5, line  # within the ticktime (2 s), with slack for a loaded machine

@@ -33,7 +33,7 @@ def test_epmd_strategy_forms_the_cluster_and_rejoins_a_restarted_node(nodes, tmp
     epmd_app(tmp_path, names)
     x, y, z = (nodes.start("n", "--ticktime", "2", "-S", "clus", name=n, cwd=tmp_path) for n in names)
     for me, others in ((x, (y, z)), (y, (x, z)), (z, (x, y))):
-        wait_for(lambda: connected(me, *others), what=f"{me.name} to see the other two")
+        wait_for(lambda me=me, others=others: connected(me, *others), what=f"{me.name} to see the other two")
     x.wait_output(f"cluster lab: connected to {y.full}")
     # z dies: the others log it; z comes back as a bare node (no app): their polling finds it
     z.proc.kill()

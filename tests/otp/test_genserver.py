@@ -126,7 +126,7 @@ class Init(GenServer):
     a.wait_output("terminating: init raised KeyError: 'missing'\nArgument of init: 'raise'")
     assert a.value("GenServer.start_link(Init, ('ok', 1, 0.1))").startswith("('ok', ")
     # its 0.1 s timeout fires: the default handle_info says so, and nothing dies of it
-    a.wait_output("GenServer Init on %s received an unexpected message in handle_info: 'timeout'" % a.full)
+    a.wait_output(f"GenServer Init on {a.full} received an unexpected message in handle_info: 'timeout'")
     assert a.value("Process.alive(self()) and 'still here'") == "'still here'"
 
 

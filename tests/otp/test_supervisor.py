@@ -47,7 +47,7 @@ def test_restart_intensity_stops_the_supervisor(nodes):
     n = nodes.start("s")
     n.eval(WORKERS)
     n.eval("ok, sup = Supervisor.start(specs, max_restarts=2, max_seconds=30, name='Sup')\nref = Process.monitor(sup)")
-    for i in range(3):
+    for _ in range(3):
         wait_for(lambda: n.value("Process.whereis('c') is not None") == "True", what="c running")
         n.eval("crash('c')")
     down = n.value("receive(10, lambda m: m[0] == 'DOWN' and m[1] == ref)")

@@ -104,8 +104,8 @@ class Term:
             self.child.terminate(force=True)
 
 
-@pytest.fixture
-def terms(tmp_path):
+@pytest.fixture(name="terms")
+def terms_fixture(tmp_path):
     """``terms("--sname", name)`` starts a pydist prompt; all are killed at the end."""
     started: list[Term] = []
 

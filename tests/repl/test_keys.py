@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from pty_term import terms
+from pty_term import terms_fixture  # noqa: F401 (pytest finds the "terms" fixture here)
 
 pytestmark = pytest.mark.timeout(120)
 

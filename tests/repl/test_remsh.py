@@ -2,7 +2,7 @@
 
 import pytest
 from conftest import unique
-from pty_term import terms
+from pty_term import terms_fixture  # noqa: F401 (pytest finds the "terms" fixture here)
 
 pytestmark = pytest.mark.timeout(120)
 

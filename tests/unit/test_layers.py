@@ -46,7 +46,7 @@ def _imported(path: Path) -> set[str]:
                 out.add(".".join(base))
             else:
                 for alias in node.names:
-                    out.add(".".join(base + [alias.name]))
+                    out.add(".".join([*base, alias.name]))
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pydist."):
             out.add(node.module[len("pydist.") :])
         elif isinstance(node, ast.Import):
@@ -107,9 +107,9 @@ def test_no_import_cycles():
         state[m] = "open"
         for n in graph.get(m, ()):
             if state.get(n) == "open":
-                cycles.append(" -> ".join(stack[stack.index(n) :] + [n]) if n in stack else f"{m} -> {n}")
+                cycles.append(" -> ".join([*stack[stack.index(n) :], n]) if n in stack else f"{m} -> {n}")
             elif n not in state:
-                visit(n, stack + [n])
+                visit(n, [*stack, n])
         state[m] = "done"
 
     for m in sorted(graph):

@@ -50,7 +50,7 @@ def test_trap_exit_turns_link_exits_into_messages():
         spawn_link(lambda: (_ for _ in ()).throw(Exit("boom")))
         done.append(receive(timeout=5))
 
-    pid, ref = spawn_monitor(parent)
+    _pid, ref = spawn_monitor(parent)
     receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
     assert done and done[0][0] == "EXIT" and done[0][2] == "boom"
 
@@ -60,7 +60,7 @@ def test_linked_process_dies_with_its_partner():
         spawn_link(lambda: (_ for _ in ()).throw(Exit("boom")))
         receive()  # killed by the exit signal while waiting
 
-    pid, ref = spawn_monitor(parent)
+    _pid, ref = spawn_monitor(parent)
     msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
     assert msg[4] == "boom"
 
@@ -151,7 +151,7 @@ def test_messages_with_unhashable_parts_after_a_call_gave_up():
         def handle_call(self, req, from_, state):
             return ("noreply", state)
 
-    ok, srv = GenServer.start(Mute, None)
+    _ok, srv = GenServer.start(Mute, None)
     with pytest.raises(Exit):
         GenServer.call(srv, "x", timeout=0.2)
     send(self(), ("data", [1, 2, 3]))

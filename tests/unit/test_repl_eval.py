@@ -44,7 +44,7 @@ def new_eval():
 
 
 def test_counter_values_and_v(capsys):
-    ev, ns = new_eval()
+    ev, _ns = new_eval()
     assert ev.run("1 + 1") is True
     assert capsys.readouterr().out == "2\n"
     assert ev.counter == 2
@@ -59,7 +59,7 @@ def test_counter_values_and_v(capsys):
 
 
 def test_errors_do_not_advance_the_counter_and_hide_pydist_frames(capsys):
-    ev, ns = new_eval()
+    ev, _ns = new_eval()
     assert ev.run("receive(timeout=0.01)") is False
     err = capsys.readouterr().err
     assert err.startswith("Traceback (most recent call last):")
@@ -72,7 +72,7 @@ def test_errors_do_not_advance_the_counter_and_hide_pydist_frames(capsys):
 
 
 def test_traceback_names_the_entry_by_the_prompt_number_it_was_typed_at(capsys):
-    ev, ns = new_eval()
+    ev, _ns = new_eval()
     for _ in range(7):
         assert ev.run("None") is True
     assert ev.counter == 8
@@ -88,7 +88,7 @@ def test_traceback_names_the_entry_by_the_prompt_number_it_was_typed_at(capsys):
 
 
 def test_source_of_entries_shows_in_tracebacks_of_functions(capsys):
-    ev, ns = new_eval()
+    ev, _ns = new_eval()
     ev.run("def boom():\n    return 1 / 0\n")
     ev.run("boom()")
     err = capsys.readouterr().err
@@ -96,7 +96,7 @@ def test_source_of_entries_shows_in_tracebacks_of_functions(capsys):
 
 
 def test_exit_signal_from_a_linked_crash_is_printed_not_fatal(capsys):
-    ev, ns = new_eval()
+    ev, _ns = new_eval()
     assert ev.run("spawn_link(lambda: 1 / 0); receive(timeout=10)") is False
     err = capsys.readouterr().err
     assert "** (EXIT from #PID<nonode@nohost." in err
@@ -106,7 +106,7 @@ def test_exit_signal_from_a_linked_crash_is_printed_not_fatal(capsys):
 
 
 def test_huge_values_are_truncated_with_a_note(capsys):
-    ev, ns = new_eval()
+    ev, _ns = new_eval()
     ev.run("[str(i) * 50 for i in range(5000)]")
     out = capsys.readouterr().out
     assert len(out) < 60_000
@@ -212,8 +212,6 @@ def test_help_lists_builtins_and_documents_objects(capsys):
     h()
     out = capsys.readouterr().out
     assert "Node.ping(name)" in out and "v(n)" in out
-    from pydist import Node
-
     h("Node.ping")
     assert "pong" in capsys.readouterr().out
     with pytest.raises(NameError):

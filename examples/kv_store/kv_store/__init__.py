@@ -15,7 +15,7 @@ __all__ = ["MapServer", "get", "put"]
 
 def put(k, v):
     """Write ``k = v`` to every replica: ``"ok"`` or ``("error", "didn't write to all replicas")``."""
-    nodes = [node()] + Node.list()
+    nodes = [node(), *Node.list()]
     replies, bad_nodes = GenServer.multi_call(nodes, NAME, ("put", k, v), 5.0)
     if not bad_nodes and all(reply == "ok" for _node, reply in replies):
         return "ok"

@@ -27,4 +27,5 @@ if _NAME not in sys.modules:
     _spec.loader.exec_module(_mod)
     os.environ.update(_kept)
 
-from pydist_tests_conftest import *
+# After the load above, and whole: pytest finds the fixtures among this module's names.
+from pydist_tests_conftest import *  # noqa: E402, F403

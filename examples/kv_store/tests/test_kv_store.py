@@ -30,7 +30,7 @@ def registered(short):
 def test_kv_store_steps_on_three_nodes(nodes):
     n0, n1, n2 = (start(nodes, name) for name in NAMES)
     for n in (n0, n1, n2):  # step 3: the Epmd strategy joins them, nobody pings
-        wait_for(lambda: others(n) == sorted(set(NAMES) - {n.name}), what=f"{n.name} to see the others")
+        wait_for(lambda n=n: others(n) == sorted(set(NAMES) - {n.name}), what=f"{n.name} to see the others")
     n0.wait_output("cluster local: connected to node1@localhost")
 
     # step 1: the local MapServer

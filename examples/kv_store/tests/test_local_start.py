@@ -41,10 +41,10 @@ def test_local_start_runs_three_nodes_in_tmux(nodes):
         assert windows.stdout.split() == ["node0", "node1", "node2"]
         probe = nodes.start("probe")
         for name in NAMES:
-            wait_for(lambda: probe.value(f"Node.ping({name!r})") == "'pong'", what=f"{name} to answer")
+            wait_for(lambda name=name: probe.value(f"Node.ping({name!r})") == "'pong'", what=f"{name} to answer")
         for name in NAMES:  # the app is up (its MapServer answers) and the cluster complete
             wait_for(
-                lambda: answers(probe, f"GenServer.call(('MapServer', {name!r}), ('get', 't'))", "None"),
+                lambda name=name: answers(probe, f"GenServer.call(('MapServer', {name!r}), ('get', 't'))", "None"),
                 what=f"{name}'s MapServer",
             )
         wait_for(
