@@ -58,6 +58,7 @@ _LAZY = {
     "Supervisor": "_otp.supervisor",
     "Application": "_otp.application",
     "Cluster": "_otp.cluster",
+    "Task": "_otp.task",
     "h": "_repl.help",
 }
 

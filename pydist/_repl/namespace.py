@@ -23,6 +23,7 @@ BUILTIN_NAMES = (
     "GenServer",
     "Supervisor",
     "Application",
+    "Task",
     "h",
 )
 
