@@ -59,6 +59,7 @@ _LAZY = {
     "Application": "_otp.application",
     "Cluster": "_otp.cluster",
     "Task": "_otp.task",
+    "Agent": "_otp.agent",
     "h": "_repl.help",
 }
 

@@ -24,6 +24,7 @@ BUILTIN_NAMES = (
     "Supervisor",
     "Application",
     "Task",
+    "Agent",
     "h",
 )
 
