@@ -20,7 +20,9 @@ Who runs what (this one file plays every part, picked by ``argv[1]``):
   ``("pong", i)`` and acks a burst of ``("m", i)`` once all have arrived;
 - ``node-a`` measures: round trip, one-way throughput, remote spawn;
 - ``raw-server`` / ``raw-client``: a DEALER->ROUTER ping-pong of the same
-  small pickled tuples with plain ``pickle``, without and with CURVE.
+  small pickled tuples with plain ``pickle``, without and with CURVE; and
+  (for benchmarks/core.py) a raw function call: a cloudpickled function
+  sent, called by the server, its pickled result sent back.
 
 Bounded: every loop has a count and a deadline, every wait a timeout; all
 processes and the name server are killed at the end, even on failure.
@@ -131,6 +133,8 @@ def raw_server() -> None:
                         s.send_multipart([ident, dumps(("ack", st[1]))])
                 elif kind == "tp":
                     state[s] = [msg[1], 0]
+                elif kind == "call":  # benchmarks/core.py: a cloudpickled function, its result pickled back
+                    s.send_multipart([ident, dumps(("ret", msg[1](*msg[2])))])
 
 
 def raw_client(plain_port: str, curve_port: str, server_key: str) -> None:
@@ -168,8 +172,25 @@ def raw_client(plain_port: str, curve_port: str, server_key: str) -> None:
         assert loads(d.recv()) == ("ack", n)
         return {"n": n, "rate": n / (time.perf_counter() - t0)}
 
+    def fn(variant, n, warm):
+        """A raw remote function call: ``_tiny`` by value (cloudpickle), called there, its result back."""
+        import cloudpickle
+
+        d, fdumps = socks[variant], cloudpickle.dumps
+
+        def step(i):
+            d.send(fdumps(("call", _tiny, (i,))))
+            assert loads(d.recv()) == ("ret", i + 1)
+
+        return _timed_loop(step, n, warm)
+
     print("READY", flush=True)
-    _serve_commands({"rt": rt, "tp": tp})
+    _serve_commands({"rt": rt, "tp": tp, "fn": fn})
+
+
+def _tiny(i):
+    """The function of the raw function-call round trip; defined in ``__main__``, so it travels by value."""
+    return i + 1
 
 
 # -- pydist nodes (run under ``python -m pydist --sname X``) -----------------------
