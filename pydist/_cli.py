@@ -100,12 +100,17 @@ class _TerminalHandler(logging.Handler):
             pass
 
 
+def _lowercase_level(record: logging.LogRecord) -> bool:
+    record.__dict__["level"] = record.levelname.lower()  # what the formatter's %(level)s shows
+    return True
+
+
 def setup_logging() -> None:
     log = logging.getLogger("pydist")
     if not log.handlers:
         handler = _TerminalHandler()
         handler.setFormatter(logging.Formatter("[%(level)s] %(message)s"))  # [info], as Elixir's logger
-        handler.addFilter(lambda record: setattr(record, "level", record.levelname.lower()) or True)
+        handler.addFilter(_lowercase_level)
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False

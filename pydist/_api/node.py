@@ -9,6 +9,7 @@ home. ``stop`` leaves the cluster and tells every peer at once.
 from __future__ import annotations
 
 import atexit
+import builtins
 import logging
 
 from .._base import names as _names
@@ -151,7 +152,7 @@ class Node:
         return True
 
     @staticmethod
-    def names() -> list[str]:
+    def names() -> builtins.list[str]:  # (list here is Node.list)
         """The nodes registered with this host's name server, as full names
         (Erlang's ``:net_adm.names/0``); raises NameServerUnreachable if none runs."""
         host = RUNTIME.name.split("@", 1)[1] if "@" in RUNTIME.name else _names.short_host()

@@ -70,7 +70,7 @@ def make_own_name(sname: str | None, lname: str | None) -> tuple[str, bool]:
     """The node's full name and whether it uses long names, from the CLI flags."""
     if sname and lname:
         raise UsageError("give either --sname or --name, not both")
-    raw = sname or lname
+    raw = sname or lname or ""  # "": a name that is not valid, said so below
     longnames = bool(lname)
     if "@" in raw:
         try:

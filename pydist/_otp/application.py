@@ -61,8 +61,10 @@ def _where(err: BaseException, root: str | None) -> str:
         return ""  # its message names the file and line already
     frames = traceback.extract_tb(err.__traceback__)
     mine = [f for f in frames if root and os.path.abspath(f.filename).startswith(root)]
-    f = (mine or frames or [None])[-1]
-    return f" ({f.filename}, line {f.lineno})" if f is not None else ""
+    nearest = mine or frames
+    if not nearest:
+        return ""
+    return f" ({nearest[-1].filename}, line {nearest[-1].lineno})"
 
 
 def _project_package(folder: str) -> str | None:
@@ -87,8 +89,8 @@ def load(app: str):
     if looks_like_path:
         if os.path.isdir(path) and os.path.isfile(os.path.join(path, "__init__.py")):
             parent, modname = os.path.dirname(path), os.path.basename(path)
-        elif os.path.isdir(path) and _project_package(path):
-            parent, modname = path, _project_package(path)  # a project folder holding the package
+        elif os.path.isdir(path) and (package := _project_package(path)):
+            parent, modname = path, package  # a project folder holding the package
         elif path.endswith(".py") and os.path.isfile(path):
             parent, modname = os.path.dirname(path), os.path.basename(path)[:-3]
         else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from typing import Any
 
 from .._api.processes import Process, node, receive, send
 from .._api.processes import self as self_pid
@@ -54,7 +55,7 @@ def child_spec(spec, **overrides) -> dict:
     d.update(overrides)
     if "id" not in d:
         raise ValueError(f"bad child spec {d!r}: it has no 'id'")
-    start = d.get("start")
+    start: Any = d.get("start")  # checked just below
     if callable(start):
         start = (start, ())
     if not (type(start) in (tuple, list) and len(start) == 2 and callable(start[0])):

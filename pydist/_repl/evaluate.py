@@ -256,8 +256,10 @@ class Evaluator:
     def _execute(self, src: str, fname: str):
         tree = ast.parse(src, fname, "exec")
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = ast.Expression(tree.body.pop().value)
+        tail = tree.body[-1] if tree.body else None
+        if isinstance(tail, ast.Expr):
+            tree.body.pop()
+            last = ast.Expression(tail.value)
         if tree.body:
             exec(compile(tree, fname, "exec"), self.ns)
         if last is None:

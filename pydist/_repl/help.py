@@ -61,7 +61,7 @@ def h(obj=None) -> None:
     import pydoc
 
     try:
-        text = pydoc.render_doc(obj, title="Help on %s", renderer=pydoc.plaintext)
+        text = pydoc.render_doc(obj, title="Help on %s", renderer=pydoc.plaintext)  # type: ignore[attr-defined]
     except Exception as err:  # an object pydoc cannot describe
         text = f"no help for {obj!r}: {err}"
     print(text.rstrip())
@@ -93,7 +93,7 @@ def _lookup(name: str, ns: dict):
             raise NameError(f"h: {name!r}: {head} has no attribute {part!r}") from None
     import pydoc
 
-    found = pydoc.locate(name)
-    if found is None:
+    located = pydoc.locate(name)
+    if located is None:
         raise NameError(f"h: nothing called {name!r} here (try h() for the list of built-ins)")
-    return found
+    return located

@@ -36,8 +36,11 @@ def _load_file(path: str, name: str | None = None) -> types.ModuleType:
     if folder not in sys.path:
         sys.path.insert(0, folder)  # so the file can import its neighbours
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"c: {path} is not Python source; give a .py file")
     module = importlib.util.module_from_spec(spec)
-    _run_as(name, module, lambda: spec.loader.exec_module(module))
+    loader = spec.loader
+    _run_as(name, module, lambda: loader.exec_module(module))
     import cloudpickle
 
     cloudpickle.register_pickle_by_value(module)

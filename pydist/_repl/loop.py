@@ -26,12 +26,16 @@ import os
 import shutil
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from .._core.iofwd import TERMINAL
 from .._core.runtime import RUNTIME
 from .._core.state import ProcessExitSignal
 from .evaluate import Evaluator, format_exception, is_complete, take_exit_signal
 from .namespace import prompt_helpers
+
+if TYPE_CHECKING:
+    from .remsh import RemoteEvaluator  # imported when --remsh is given, not at start-up
 
 __all__ = ["run_repl"]
 
@@ -49,7 +53,7 @@ def _exit_code(err: SystemExit) -> int:
     return 1
 
 
-def _say(text: str) -> None:
+def _say(text: str | None) -> None:
     if text:
         TERMINAL.write("stderr", text)
 
@@ -73,6 +77,8 @@ def run_repl(ns: dict, remsh: str | None = None) -> int:
     stdin_tty = _isatty(sys.stdin)
     fancy = stdin_tty and _isatty(TERMINAL.out) and os.environ.get("TERM", "") not in ("dumb", "unknown")
     color = _use_color()
+    ev: Evaluator | RemoteEvaluator
+    remote: RemoteEvaluator | None = None
     if remsh:
         from .._api.node import Node
         from .._base.errors import PydistError
@@ -85,10 +91,11 @@ def run_repl(ns: dict, remsh: str | None = None) -> int:
                 f"--remsh: cannot reach {target} (Node.ping answered 'pang'); "
                 "is it running, and does it share this node's cookie?"
             )
-        ev = RemoteEvaluator(target, color=color, width=_width())
+        ev = remote = RemoteEvaluator(target, color=color, width=_width())
     else:
-        ev = Evaluator(ns, color=color, width=_width())
-        ev.plain = not fancy
+        local = Evaluator(ns, color=color, width=_width())
+        local.plain = not fancy
+        ev = local
         if stdin_tty:
             _run_startup(ns)
     try:
@@ -96,8 +103,8 @@ def run_repl(ns: dict, remsh: str | None = None) -> int:
             return _prompt_loop(ev, proc, ns, remote=bool(remsh))
         return _line_loop(ev, proc, prompts=stdin_tty)
     finally:
-        if remsh:
-            ev.close()
+        if remote is not None:
+            remote.close()
 
 
 def _isatty(stream) -> bool:

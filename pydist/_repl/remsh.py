@@ -48,6 +48,7 @@ def session_main(client, color: bool, width: int) -> None:
     from .namespace import prompt_helpers, prompt_namespace
 
     me = current()
+    assert me is not None  # spawned by the client: this thread is a process
     ns = prompt_namespace()
     ns.update(prompt_helpers(ns))
     ev = Evaluator(ns, color=color, width=width)
@@ -97,7 +98,7 @@ class RemoteEvaluator:
                 f"(is pydist running there with the same cookie?)"
             )
         _, _, self.prompt_node, self.names = msg
-        self.ended = None
+        self.ended: object = None  # the session's exit reason, once it is gone
 
     def _wait(self, want, timeout=None, quiet=False):
         def match(m):

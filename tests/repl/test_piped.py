@@ -70,6 +70,14 @@ def test_piped_exit_code_after_an_error(tmp_path):
     assert (r.returncode, r.stdout.decode()) == (0, "1\n")
 
 
+def test_c_refuses_a_file_that_is_not_python_source(tmp_path):
+    (tmp_path / "notes.txt").write_text("x = 1\n")
+    r = run([], "c('notes.txt')\n", tmp_path)
+    err = r.stderr.decode()
+    assert r.returncode == 1, err
+    assert f"ValueError: c: {tmp_path / 'notes.txt'} is not Python source; give a .py file" in err
+
+
 def test_piped_exit_code_and_non_utf8(tmp_path):
     r = subprocess.run(
         pydist_cmd(),

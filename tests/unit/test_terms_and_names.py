@@ -41,6 +41,8 @@ def test_names():
         make_own_name(None, "kv@vm")
     with pytest.raises(pydist.PydistError, match="without dots"):
         make_own_name("kv@a.b.c", None)
+    with pytest.raises(pydist.PydistError, match="bad node name ''"):
+        make_own_name("", None)
 
 
 def test_cookie_keys_are_deterministic_and_distinct():

@@ -35,7 +35,9 @@ class _Server:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writers.add(writer)
-        self.tasks.add(asyncio.current_task())
+        task = asyncio.current_task()
+        assert task is not None  # a connection handler always runs as a task
+        self.tasks.add(task)
         local = is_loopback(writer.get_extra_info("peername"))
         registered: str | None = None
         try:
