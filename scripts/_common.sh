@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by push.sh and remote-start.sh (sourced, not run): host lists, ssh, quoting.
 #
 # Hosts are [USER@]HOST words, from the command line and/or a file (-f FILE:
@@ -39,6 +40,7 @@ q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 # or "-i ~/.ssh/cluster_key -J bastion"; ~/.ssh/config is read as usual.
 read -r -a SSH_USER_OPTS <<<"${PYDIST_SSH_OPTS:-}"
 SSH_OPTS=(-o BatchMode=yes -o ConnectTimeout="${PYDIST_SSH_TIMEOUT:-10}" "${SSH_USER_OPTS[@]+"${SSH_USER_OPTS[@]}"}")
+# shellcheck disable=SC2029  # the command is shell text for the remote side, quoted by the caller (q)
 rsh() { local host="$1"; shift; ssh "${SSH_OPTS[@]}" "$host" "$@"; }
 
 # A remote directory: relative means relative to the remote $HOME.
@@ -48,6 +50,7 @@ valid_dir() {
   esac
 }
 remote_path_expr() {   # shell text that the remote shell expands to the absolute path
+  # shellcheck disable=SC2016,SC2088  # a literal "$HOME" and ~: the remote shell expands them
   case "$1" in
     /*) q "$1" ;;
     '~'|'~/'*) printf '"$HOME"%s' "$(q "${1#\~}")" ;;

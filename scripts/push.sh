@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copy an application folder and the cluster's cookie file to a list of hosts over ssh.
 set -euo pipefail
+# shellcheck source=_common.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/_common.sh"
 
 show_help() {
@@ -45,7 +46,7 @@ remote_dir="${remote_dir:-pydist/$(basename "$(cd "$app" && pwd)")}"
 valid_dir "$remote_dir"
 
 if [ ! -e "$cookie" ]; then
-  value="$(LC_ALL=C tr -dc 'A-Z' </dev/urandom | head -c 20 || true)"   # tr ends on SIGPIPE
+  value="$(LC_ALL=C tr -dc '[:upper:]' </dev/urandom | head -c 20 || true)"   # tr ends on SIGPIPE
   [ "${#value}" = 20 ] || die "could not make a random cookie"
   (umask 277 && printf '%s' "$value" >"$cookie")
   echo "created the cookie file $cookie (mode 0400)"
@@ -82,6 +83,7 @@ for host in "${HOSTS[@]}"; do
   fi
   # The cookie: written to a temporary file and renamed, so a 0400 cookie
   # already there is replaced rather than refused.
+  # shellcheck disable=SC2016  # $HOME, $f and $t are the remote shell's
   if [ "$ok" = 1 ] && rsh "$host" 'umask 077; f="$HOME/.pydist.cookie"; t="$(mktemp "$f.XXXXXX")" &&
       cat >"$t" && chmod 400 "$t" && mv -f "$t" "$f"' <"$cookie"; then
     echo "$host: $app -> $path, cookie -> ~/.pydist.cookie (0400)"

@@ -2,6 +2,7 @@
 # Start one pydist node per host over ssh, each in a detached tmux session there,
 # and open a local tmux session with one window attached to each.
 set -euo pipefail
+# shellcheck source=_common.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/_common.sh"
 
 show_help() {
