@@ -60,6 +60,7 @@ _LAZY = {
     "Cluster": "_otp.cluster",
     "Task": "_otp.task",
     "Agent": "_otp.agent",
+    "Global": "_otp.global_",
     "h": "_repl.help",
 }
 

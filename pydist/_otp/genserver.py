@@ -34,8 +34,22 @@ def _is_down(m, ref) -> bool:
     return type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] == ref
 
 
+def is_via(name) -> bool:
+    """``("via", Global, "counter")``: a name another module keeps (Elixir's ``{:via, mod, name}``).
+
+    A 3-tuple, so it can never be taken for ``(name, node)``; ``mod`` has
+    ``register_name``, ``whereis_name``, ``unregister_name`` and ``send``.
+    """
+    return type(name) is tuple and len(name) == 3 and name[0] == "via" and hasattr(name[1], "whereis_name")
+
+
 def _resolve(server, desc):
     """``(target, node)``: a local name becomes its pid now (noproc if unknown)."""
+    if is_via(server):
+        pid = server[1].whereis_name(server[2])
+        if pid is None:
+            raise _exit(("noproc", desc), server, node(), desc)
+        return pid, pid.node
     if type(server) is tuple and len(server) == 2 and isinstance(server[0], str) and isinstance(server[1], str):
         on = qualify(server[1], node())  # a bare node name means that node on this host
         if on != node():
@@ -55,6 +69,8 @@ def label(server, on: str) -> str:
     """How messages name a server: ``'MapServer' on n1@vm`` or ``#PID<n1@vm.7>``."""
     if type(server) is Pid:
         return f"the server {server}"
+    if is_via(server):
+        return f"{server[2]!r} (via {getattr(server[1], '__name__', server[1])})"
     name = server[0] if type(server) is tuple else server
     return f"{name!r} on {on}"
 
@@ -125,8 +141,8 @@ def _wait_start(pid, mref, tag, link, timeout):
 def _start(cls, arg, name, link, timeout, what):
     if not (isinstance(cls, type) and issubclass(cls, GenServer)):
         raise TypeError(f"{what}: expected a GenServer subclass, got {cls!r}")
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"{what}: name= must be a string, not {name!r}")
+    if name is not None and not isinstance(name, str) and not is_via(name):
+        raise TypeError(f"{what}: name= must be a string or ('via', Global, name), not {name!r}")
     me = self_pid()
     tag = make_ref()
     pid, mref = spawn_on(None, _server.main, (cls, arg, name, me, tag, link), link=link, monitor=True, what=what)
@@ -198,20 +214,22 @@ class GenServer:
 
     # -- the API --------------------------------------------------------------
     @staticmethod
-    def start_link(cls, arg=None, name: str | None = None, timeout: float | None = None):
+    def start_link(cls, arg=None, name=None, timeout: float | None = None):
         """Start a server linked to the caller; returns ``("ok", pid)``.
 
         Or ``("error", reason)`` when ``init`` fails, returns ``("stop",
         reason)`` or the ``name`` is taken (``("already_started", pid)``);
         ``"ignore"`` when ``init`` returns it. A failing ``init`` does not
-        take the caller down. ``timeout`` bounds ``init`` (None: wait, as
+        take the caller down. ``name`` is a local name (a string) or a
+        via-name such as ``("via", Global, "counter")`` (cluster-wide) or
+        ``("via", Registry, ("MyRegistry", key))``. ``timeout`` bounds ``init`` (None: wait, as
         Elixir's ``:infinity``); past it the server is killed and the result
         is ``("error", "timeout")``.
         """
         return _start(cls, arg, name, True, timeout, "GenServer.start_link")
 
     @staticmethod
-    def start(cls, arg=None, name: str | None = None, timeout: float | None = None):
+    def start(cls, arg=None, name=None, timeout: float | None = None):
         """As ``start_link``, without the link (use it at the prompt)."""
         return _start(cls, arg, name, False, timeout, "GenServer.start")
 
@@ -268,6 +286,12 @@ class GenServer:
     @staticmethod
     def cast(server, request) -> str:
         """Send ``request`` without waiting; always ``"ok"`` (even if nobody is there)."""
+        if is_via(server):
+            try:
+                server[1].send(server[2], ("$gen_cast", request))
+            except (Exit, ValueError, TypeError):
+                pass
+            return "ok"
         if isinstance(server, str) and Process.whereis(server) is None:
             return "ok"
         try:
@@ -382,6 +406,8 @@ class GenServer:
         """The pid of a local name (or None); ``(name, node)`` as given for another node."""
         if type(server) is Pid:
             return server
+        if is_via(server):
+            return server[1].whereis_name(server[2])
         if type(server) is tuple and len(server) == 2:
             if server[1] != node():
                 return server

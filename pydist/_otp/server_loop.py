@@ -83,7 +83,11 @@ def main(cls, arg, name, starter, tag, linked):
             Process.unlink(starter)
         _ack(starter, tag, result)
 
-    if name is not None:
+    if _is_via(name):
+        if name[1].register_name(name[2], me) != "yes":
+            fail(("error", ("already_started", name[1].whereis_name(name[2]))))
+            return
+    elif name is not None:
         try:
             Process.register(me, name)
         except ValueError:
@@ -116,6 +120,10 @@ def main(cls, arg, name, starter, tag, linked):
     srv.loop(inst, ret[1], ret[2] if len(ret) == 3 else None)
 
 
+def _is_via(name) -> bool:
+    return type(name) is tuple and len(name) == 3 and name[0] == "via"
+
+
 def describe(msg, cb) -> str:
     """The message a report names, as Elixir prints it (a call shows its caller)."""
     if cb == "init":
@@ -136,7 +144,10 @@ class _Server:
         self.cb = "init"  # the callback running now, for reports
         self.me = me
         self.parent = parent
-        who = repr(name) if name is not None else f"{cls_name} {me}"
+        if _is_via(name):
+            who = f"{name[2]!r} (via {getattr(name[1], '__name__', name[1])})"
+        else:
+            who = repr(name) if name is not None else f"{cls_name} {me}"
         self.label = f"{who} on {node()}"
 
     def report(self, what: str, msg, state, err: BaseException | None = None) -> None:

@@ -25,6 +25,7 @@ BUILTIN_NAMES = (
     "Application",
     "Task",
     "Agent",
+    "Global",
     "h",
 )
 
