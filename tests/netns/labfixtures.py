@@ -2,7 +2,10 @@
 pydist nodes started inside its hosts with ``ip netns exec``.
 
 Not a conftest.py (tests/conftest.py owns that module name): test files
-import what they use, ``from labfixtures import make_lab, lab_nodes, needs_netns``.
+import what they use, ``from labfixtures import make_lab_fixture, needs_netns``;
+each fixture is defined as ``NAME_fixture`` and requested as ``NAME``
+(``make_lab``, ``lab_nodes``, ``ssh_lab``), so a test's argument does not
+shadow the import (ruff's F811).
 Mark a file ``pytestmark = [*needs_netns, ...]``: it skips with the precise
 reason when network namespaces cannot be built (not root, gVisor, no
 iproute2). Each node is a tests/agent.py node (see tests/conftest.py
