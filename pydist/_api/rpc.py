@@ -15,6 +15,7 @@ import cloudpickle
 
 from .._base import names as _names
 from .._base.errors import Exit, RemoteError
+from .._base.terms import is_down
 from .node import Node
 from .processes import Process, ProcessExitSignal, drop_reply, make_ref, receive, send, spawn_on
 from .processes import node as own_node
@@ -72,9 +73,7 @@ def call(node: str, fn, *args, timeout: float = 5.0):
         )
 
     def mine(m):
-        return type(m) is tuple and (
-            (len(m) == 3 and m[0] == "$rpc" and m[1] == tag) or (len(m) == 5 and m[0] == "DOWN" and m[1] == mref)
-        )
+        return (type(m) is tuple and len(m) == 3 and m[0] == "$rpc" and m[1] == tag) or is_down(m, mref)
 
     try:
         msg = receive(max(0.0, deadline - time.monotonic()), mine)

@@ -1,4 +1,4 @@
-"""Pids and references: the identities that travel between nodes.
+"""Pids and references: the identities that travel between nodes, and the shape of a DOWN.
 
 Both are immutable, hashable and readable (``#PID<foo@host.42>``), report
 ``pydist`` as their module, and pickle by reference to functions of this
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["Pid", "Ref"]
+__all__ = ["Pid", "Ref", "down_ref", "is_down"]
 
 
 class Pid:
@@ -77,6 +77,25 @@ class Ref:
 
     def __reduce__(self):
         return (Ref, (self.node, self.id))
+
+
+def is_down(msg, ref) -> bool:
+    """True if ``msg`` is the ``("DOWN", ref, "process", target, reason)`` of the monitor ``ref``.
+
+    The one test every selective receive waiting on a monitor uses (calls,
+    rpc, supervisors, remsh, tasks): any other tuple -- a reply, an ``EXIT``,
+    a DOWN of another monitor -- stays in the mailbox. Runs in the receiving
+    process's thread, inside its receive, so it must be cheap and never raise.
+    """
+    return type(msg) is tuple and len(msg) == 5 and msg[0] == "DOWN" and msg[1] == ref
+
+
+def down_ref(msg):
+    """The monitor ref of a DOWN message, None for anything else.
+
+    For a receive waiting on many monitors at once: ``down_ref(m) in refs``.
+    """
+    return msg[1] if type(msg) is tuple and len(msg) == 5 and msg[0] == "DOWN" else None
 
 
 Pid.__module__ = "pydist"

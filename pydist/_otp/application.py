@@ -35,6 +35,7 @@ import cloudpickle
 
 from .._api.processes import Process, receive, spawn
 from .._base.errors import PydistError
+from .._base.terms import is_down
 from .cluster import ClusterSupervisor
 from .genserver import explain
 from .supervisor import Supervisor
@@ -172,7 +173,7 @@ def _describe(reason) -> str:
 def _watch(name: str, sup, stopping: set) -> None:
     """Log when an application's tree dies by itself (e.g. restart intensity reached)."""
     ref = Process.monitor(sup)
-    msg = receive(None, lambda m: type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] == ref)
+    msg = receive(None, lambda m: is_down(m, ref))
     if name not in stopping:
         _STARTED.pop(name, None)
         log.error("application %s exited: %s", name, explain(msg[4], "its supervisor"))

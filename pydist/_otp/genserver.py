@@ -22,16 +22,12 @@ from .._api.processes import Process, drop_reply, make_ref, node, receive, send,
 from .._api.processes import self as self_pid
 from .._base.errors import Exit
 from .._base.names import qualify
-from .._base.terms import Pid, Ref
+from .._base.terms import Pid, Ref, is_down
 from . import server_loop as _server
 
 __all__ = ["GenServer"]
 
 NOPROC_WORDS = "no process: the process is not alive or there's no process currently associated with the given name"
-
-
-def _is_down(m, ref) -> bool:
-    return type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] == ref
 
 
 def is_via(name) -> bool:
@@ -119,7 +115,7 @@ def _down_reason(reason, on):
 
 def _wait_start(pid, mref, tag, link, timeout):
     def mine(m):
-        return type(m) is tuple and ((len(m) == 3 and m[0] == "$gen_ack" and m[1] == tag) or _is_down(m, mref))
+        return type(m) is tuple and ((len(m) == 3 and m[0] == "$gen_ack" and m[1] == tag) or is_down(m, mref))
 
     try:
         msg = receive(timeout, mine)
@@ -253,7 +249,7 @@ class GenServer:
         remote = on != node()
         if remote:  # a lost node is known now: do not try to reach it twice
             try:
-                msg = receive(0, lambda m: _is_down(m, mref))
+                msg = receive(0, lambda m: is_down(m, mref))
             except TimeoutError:
                 msg = None
             if msg is not None:
@@ -261,12 +257,7 @@ class GenServer:
         send(target, ("$gen_call", (me, mref), request))
 
         def mine(m):
-            return (
-                type(m) is tuple
-                and len(m) >= 3
-                and m[1] == mref
-                and (m[0] == "$gen_reply" or (m[0] == "DOWN" and len(m) == 5))
-            )
+            return (type(m) is tuple and len(m) >= 3 and m[0] == "$gen_reply" and m[1] == mref) or is_down(m, mref)
 
         try:
             msg = receive(timeout, mine)
@@ -319,7 +310,7 @@ class GenServer:
         mref = Process.monitor(target)
         send(target, ("$gen_stop", reason))
         try:
-            msg = receive(timeout, lambda m: _is_down(m, mref))
+            msg = receive(timeout, lambda m: is_down(m, mref))
         except TimeoutError:
             Process.demonitor(mref, flush=True)
             raise _exit(("timeout", desc), server, on, desc) from None
@@ -351,7 +342,7 @@ class GenServer:
             pending[mref] = n
             if n != node():
                 try:  # a lost node is known now: it is bad, do not try to reach it twice
-                    receive(0, lambda m, r=mref: _is_down(m, r))
+                    receive(0, lambda m, r=mref: is_down(m, r))
                     continue
                 except TimeoutError:
                     pass
@@ -366,7 +357,7 @@ class GenServer:
                 and len(m) >= 3
                 and type(m[1]) is Ref
                 and m[1] in waiting
-                and (m[0] == "$gen_reply" or (m[0] == "DOWN" and len(m) == 5))
+                and (m[0] == "$gen_reply" or is_down(m, m[1]))
             )
 
         try:

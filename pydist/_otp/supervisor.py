@@ -22,7 +22,7 @@ from typing import Any
 
 from .._api.processes import Process, node, receive, send
 from .._api.processes import self as self_pid
-from .._base.terms import Pid
+from .._base.terms import Pid, is_down
 from .genserver import GenServer, explain
 from .server_loop import exception_reason, normal_exit
 
@@ -125,7 +125,7 @@ def _shutdown(ch: _Child) -> None:
         pass
 
     def down(m):
-        return type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] == mref
+        return is_down(m, mref)
 
     grace = ch.spec["shutdown"]
     if grace == "brutal_kill":

@@ -21,6 +21,7 @@ from .._api.processes import node as own_node
 from .._api.processes import self as self_pid
 from .._base.errors import Exit
 from .._base.names import qualify
+from .._base.terms import down_ref
 from . import task_run as _run
 from .genserver import explain
 from .task_stream import stream
@@ -65,9 +66,7 @@ def _receive_any(tasks, deadline):
     by_mref = {t.mref: t for t in tasks}
 
     def mine(m):
-        return type(m) is tuple and (
-            (len(m) == 2 and m[0] in by_ref) or (len(m) == 5 and m[0] == "DOWN" and m[1] in by_mref)
-        )
+        return (type(m) is tuple and len(m) == 2 and m[0] in by_ref) or down_ref(m) in by_mref
 
     left = None if deadline is None else max(0.0, deadline - time.monotonic())
     msg = receive(left, mine)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 from .._api.processes import Process, receive, send
+from .._base.terms import is_down
 
 __all__ = ["is_down", "is_reply", "run", "stop"]
 
@@ -27,10 +28,6 @@ def run(owner, ref, fn, args) -> None:
 
 def is_reply(m, ref) -> bool:
     return type(m) is tuple and len(m) == 2 and m[0] == ref
-
-
-def is_down(m, mref) -> bool:
-    return type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] == mref
 
 
 def stop(pairs, reason="kill", grace: float | None = None) -> dict:

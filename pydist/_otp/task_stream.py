@@ -19,6 +19,7 @@ from .._api.processes import node as own_node
 from .._api.processes import self as self_pid
 from .._base.errors import Exit
 from .._base.names import qualify
+from .._base.terms import down_ref
 from . import task_run as _run
 
 __all__ = ["stream"]
@@ -48,9 +49,7 @@ def _results(it, fn, limit, timeout, ordered, targets, on_timeout):
     exhausted = False
 
     def mine(m):
-        return type(m) is tuple and (
-            (len(m) == 2 and m[0] in running) or (len(m) == 5 and m[0] == "DOWN" and m[1] in by_mref)
-        )
+        return (type(m) is tuple and len(m) == 2 and m[0] in running) or down_ref(m) in by_mref
 
     try:
         while True:

@@ -28,6 +28,7 @@ import sys
 
 from .._api.processes import Process, spawn_on
 from .._base.errors import PydistError
+from .._base.terms import is_down
 from .._core.iofwd import TERMINAL
 from .._core.runtime import RUNTIME
 from .._core.state import ProcessExitSignal, current
@@ -102,9 +103,7 @@ class RemoteEvaluator:
 
     def _wait(self, want, timeout=None, quiet=False):
         def match(m):
-            return (
-                type(m) is tuple and len(m) > 1 and (want(m) or (m[0] == "DOWN" and len(m) == 5 and m[1] == self.mref))
-            )
+            return (type(m) is tuple and len(m) > 1 and want(m)) or is_down(m, self.mref)
 
         try:
             return self.me.receive(timeout, match)
