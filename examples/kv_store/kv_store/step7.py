@@ -27,7 +27,7 @@ from pydist import GenServer
 from . import application
 from .replica import NAME, Replica
 
-__all__ = ["get", "get_map", "members", "put", "sync", "version"]
+__all__ = ["digest", "get", "get_map", "members", "put", "sync", "version"]
 
 topologies = application.topologies  # the cluster first, so the Replica starts connected
 
@@ -64,6 +64,11 @@ def version(k):
 def get_map() -> dict:
     """This node's whole map, ``{key: value}``."""
     return GenServer.call(NAME, "get_map")
+
+
+def digest() -> tuple:
+    """This node's digest (one number per bucket): two replicas with equal digests hold the same versions."""
+    return GenServer.call(NAME, "digest")
 
 
 def sync() -> list:
