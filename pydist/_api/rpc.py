@@ -15,6 +15,7 @@ import cloudpickle
 
 from .._base import names as _names
 from .._base.errors import Exit, RemoteError
+from .._base.reasons import no_connection
 from .._base.terms import is_down
 from .node import Node
 from .processes import Process, ProcessExitSignal, drop_reply, make_ref, receive, send, spawn_on
@@ -69,7 +70,7 @@ def call(node: str, fn, *args, timeout: float = 5.0):
             )
         raise Exit(
             (("nodedown", node), call_desc),
-            f"rpc.call: no connection to {node} (the node is down or unreachable; check it with Node.ping({node!r}))",
+            f"rpc.call: {no_connection(node)}",
         )
 
     def mine(m):
@@ -92,8 +93,7 @@ def call(node: str, fn, *args, timeout: float = 5.0):
         if reason == "noconnection":
             raise Exit(
                 (("nodedown", node), call_desc),
-                f"rpc.call: no connection to {node} (the node is down or unreachable; "
-                f"check it with Node.ping({node!r}))",
+                f"rpc.call: {no_connection(node)}",
             )
         raise Exit((reason, call_desc), f"rpc.call on {node}: the process exited with {reason!r}")
     Process.demonitor(mref, flush=True)

@@ -35,9 +35,9 @@ import cloudpickle
 
 from .._api.processes import Process, receive, spawn
 from .._base.errors import PydistError
+from .._base.reasons import explain, explain_tree
 from .._base.terms import is_down
 from .cluster import ClusterSupervisor
-from .genserver import explain
 from .supervisor import Supervisor
 
 __all__ = ["Application", "ApplicationError", "start_cli_app"]
@@ -157,19 +157,6 @@ def _value(decl, name, default):
 
 
 # -- starting and stopping -------------------------------------------------------
-def _describe(reason) -> str:
-    if (
-        type(reason) is tuple
-        and len(reason) == 2
-        and reason[0] == "shutdown"
-        and type(reason[1]) is tuple
-        and reason[1][0] == "failed_to_start_child"
-    ):
-        _, child, why = reason[1]
-        return f"its child {child!r} failed to start: " + explain(why, "it")
-    return explain(reason, "its supervisor")
-
-
 def _watch(name: str, sup, stopping: set) -> None:
     """Log when an application's tree dies by itself (e.g. restart intensity reached)."""
     ref = Process.monitor(sup)
@@ -264,7 +251,7 @@ def start_cli_app(app: str, ns: dict) -> None:
     except ApplicationError as err:
         raise ApplicationError(f"-S {app}: {err}") from None
     if ret != "ok":
-        raise ApplicationError(f"-S {app}: the application did not start: {_describe(ret[1])}")
+        raise ApplicationError(f"-S {app}: the application did not start: {explain_tree(ret[1])}")
     top = module.__name__.split(".")[0]
     ns[top] = sys.modules[top]
 

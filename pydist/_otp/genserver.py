@@ -22,12 +22,11 @@ from .._api.processes import Process, drop_reply, make_ref, node, receive, send,
 from .._api.processes import self as self_pid
 from .._base.errors import Exit
 from .._base.names import qualify
+from .._base.reasons import call_failure
 from .._base.terms import Pid, Ref, is_down
 from . import server_loop as _server
 
 __all__ = ["GenServer"]
-
-NOPROC_WORDS = "no process: the process is not alive or there's no process currently associated with the given name"
 
 
 def is_via(name) -> bool:
@@ -71,42 +70,10 @@ def label(server, on: str) -> str:
     return f"{name!r} on {on}"
 
 
-def explain(reason, who: str = "the server") -> str:
-    """An exit reason in plain words (Elixir's wording where it has one)."""
-    if reason == "noproc":
-        return NOPROC_WORDS
-    if reason == "normal":
-        return f"{who} exited normally"
-    if reason == "killed":
-        return f"{who} was killed"
-    if reason == "shutdown" or (type(reason) is tuple and reason[:1] == ("shutdown",)):
-        return f"{who} was shut down ({reason!r})"
-    if type(reason) is tuple and len(reason) == 2 and reason[0] == "exception":
-        return f"{who} crashed: {reason[1]}"
-    if type(reason) is tuple and len(reason) == 2 and reason[0] == "bad_return_value":
-        return f"{who} stopped: a callback returned a bad value: {reason[1]!r}"
-    if reason == "noconnection":
-        return f"{who} was on a node that went down"
-    return f"{who} exited with reason {reason!r}"
-
-
 def _exit(reason, server, on, desc) -> Exit:
     what = f"GenServer.{desc[1]} to {label(server, on)} failed: "
     head = reason[0]
-    if head == "noproc":
-        how = NOPROC_WORDS + " (is the server started? check the name with GenServer.whereis)"
-    elif type(head) is tuple and head[0] == "nodedown":
-        how = f"no connection to {head[1]} (the node is down or unreachable; check it with Node.ping({head[1]!r}))"
-    elif head == "timeout":
-        t = desc[2][-1]
-        how = (
-            f"time out: no reply within {t} s (the server is busy or stuck; pass a larger timeout= if it is just slow)"
-        )
-    elif head == "calling_self":
-        how = "process attempted to call itself (a server that calls itself would wait for its own reply forever)"
-    else:
-        how = explain(head)
-    return Exit(reason, what + how)
+    return Exit(reason, what + call_failure(head, desc[2][-1] if head == "timeout" else None))
 
 
 def _down_reason(reason, on):

@@ -26,6 +26,7 @@ import traceback
 from .._api.processes import Process, node, receive, send
 from .._api.processes import self as self_pid
 from .._base.errors import Exit
+from .._base.reasons import exception_reason, is_normal, reason_of
 from .._base.tracebacks import user_traceback
 
 log = logging.getLogger("pydist")
@@ -41,15 +42,6 @@ SHAPES = {
     "('stop', reason, reply, state) or ('stop', reason, state)",
     "other": "('noreply', state) or ('stop', reason, state)",
 }
-
-
-def exception_reason(err: BaseException):
-    """The exit reason the runtime gives a process that raised ``err``."""
-    return ("exception", f"{type(err).__name__}: {err}")
-
-
-def normal_exit(reason) -> bool:
-    return reason in ("normal", "shutdown") or (type(reason) is tuple and reason[:1] == ("shutdown",))
 
 
 def _valid_extra(x) -> bool:
@@ -99,7 +91,7 @@ def main(cls, arg, name, starter, tag, linked):
         ret = inst.init(arg)
     except Exception as err:
         # reported here, before the starter hears of it, so the report comes first
-        reason = exit_reason_of(err)
+        reason = reason_of(err)
         srv.report(f"init raised {type(err).__name__}: {err}", arg, None, err)
         fail(("error", reason))
         raise Exit(reason) from None
@@ -133,10 +125,6 @@ def describe(msg, cb) -> str:
     if type(msg) is tuple and len(msg) == 2 and msg[0] == "$gen_cast":
         return f"Last message (a cast): {_repr.repr(msg[1])}"
     return f"Last message: {_repr.repr(msg)}"
-
-
-def exit_reason_of(err: BaseException):
-    return err.reason if isinstance(err, Exit) else exception_reason(err)
 
 
 class _Server:
@@ -242,6 +230,6 @@ class _Server:
         self._run_terminate(inst, reason, state)
         if reply_to is not None:
             send(reply_to[0], ("$gen_reply", reply_to[1], reply))
-        if log_it and not normal_exit(reason):
+        if log_it and not is_normal(reason):
             self.report(why, msg, state)
         raise Exit(reason)

@@ -22,9 +22,9 @@ from typing import Any
 
 from .._api.processes import Process, node, receive, send
 from .._api.processes import self as self_pid
+from .._base.reasons import exception_reason, explain, is_normal
 from .._base.terms import Pid, is_down
-from .genserver import GenServer, explain
-from .server_loop import exception_reason, normal_exit
+from .genserver import GenServer
 
 __all__ = ["Supervisor"]
 
@@ -190,16 +190,16 @@ class _SupervisorServer(GenServer):
     def _child_exited(self, st, ch, reason):
         ch.pid = None
         restart = ch.spec["restart"]
-        if restart == "temporary" or (restart == "transient" and normal_exit(reason)):
+        if restart == "temporary" or (restart == "transient" and is_normal(reason)):
             if restart == "temporary":
                 st.children.remove(ch)
-            if not normal_exit(reason):
+            if not is_normal(reason):
                 log.error(
                     "Supervisor %s: child %r exited: %s (temporary: not restarted)", st.label, ch.id, _words(reason)
                 )
             return ("noreply", st)
         log.log(
-            logging.INFO if normal_exit(reason) else logging.ERROR,
+            logging.INFO if is_normal(reason) else logging.ERROR,
             "Supervisor %s: child %r exited: %s; restarting it (%s)",
             st.label,
             ch.id,

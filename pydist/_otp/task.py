@@ -21,9 +21,9 @@ from .._api.processes import node as own_node
 from .._api.processes import self as self_pid
 from .._base.errors import Exit
 from .._base.names import qualify
+from .._base.reasons import explain, node_went_down
 from .._base.terms import down_ref
 from . import task_run as _run
-from .genserver import explain
 from .task_stream import stream
 
 __all__ = ["Task"]
@@ -46,7 +46,7 @@ def _exit_reason(reason, pid):
 def _crashed(what: str, task, reason, desc) -> Exit:
     reason = _exit_reason(reason, task.pid)
     if type(reason) is tuple and reason[:1] == ("nodedown",):
-        words = f"the task's node {reason[1]} went down (or was unreachable)"
+        words = node_went_down(reason[1], "the task's")
     else:
         words = explain(reason, "the task")
     return Exit((reason, desc), f"Task.{what}: {words}")

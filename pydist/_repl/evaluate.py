@@ -18,10 +18,11 @@ import io
 import linecache
 import sys
 
+from .._base.reasons import exit_signal
 from .._base.tracebacks import format_user_exception
 from .._core.state import ProcessExitSignal, current
 
-__all__ = ["INTERRUPT", "Evaluator", "exit_signal_text", "format_exception", "is_complete", "take_exit_signal"]
+__all__ = ["INTERRUPT", "Evaluator", "format_exception", "is_complete", "take_exit_signal"]
 
 MAX_LINES = 400  # a value's rendering longer than this is cut (the value stays in v(n))
 MAX_CHARS = 40_000
@@ -101,14 +102,6 @@ def format_exception(err: BaseException) -> str:
     return format_user_exception(err)
 
 
-def _reason_text(reason) -> str:
-    return reason if isinstance(reason, str) else repr(reason)
-
-
-def exit_signal_text(reason, from_) -> str:
-    return f"** (EXIT from {from_ if from_ is not None else 'an unknown process'}) {_reason_text(reason)}\n"
-
-
 def take_exit_signal(proc=None) -> str | None:
     """Clear a pending exit signal of the prompt's process and say what it was.
 
@@ -127,7 +120,7 @@ def take_exit_signal(proc=None) -> str | None:
             pass
     if reason is None:
         return None
-    return exit_signal_text(reason, from_)
+    return exit_signal(reason, from_)
 
 
 # -- values ------------------------------------------------------------------------
