@@ -61,6 +61,7 @@ _LAZY = {
     "Task": "_otp.task",
     "Agent": "_otp.agent",
     "Global": "_otp.global_",
+    "pg": "_otp.pg",
     "h": "_repl.help",
 }
 

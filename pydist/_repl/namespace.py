@@ -26,6 +26,7 @@ BUILTIN_NAMES = (
     "Task",
     "Agent",
     "Global",
+    "pg",
     "h",
 )
 
