@@ -75,6 +75,8 @@ class _Op:
 
 
 class _State:
+    """What a Replica keeps; only its own process reads or changes it."""
+
     def __init__(self):
         self.me = node()
         self.members = members()
@@ -175,7 +177,7 @@ class Replica(GenServer):
     def _start_get(self, st, from_, k, timeout):
         peers = st.peers()
         if len(peers) + st.member() < st.need:
-            return ("reply", _unreachable(st, "read"), st)
+            return ("reply", _unreachable(st, "nothing read"), st)
         op = _Op("get", from_, k, None, timeout)
         if st.member():
             op.reads[st.me] = st.store.entry(k)
@@ -308,16 +310,16 @@ class Replica(GenServer):
 
 
 def _send(dest, msg) -> None:
-    """Answer another node's Replica; it asked a moment ago, so it is connected."""
+    """Answer a coordinator, if its node is still connected (a send to a lost node
+    would try to connect first and hold this server meanwhile)."""
     if dest.node == node() or dest.node in Node.list():
         send(dest, msg)
 
 
-def _unreachable(st, what: str = "written") -> tuple:
-    reach = [st.me] if st.member() else []
-    reach += st.peers()
+def _unreachable(st, nothing: str = "nothing written") -> tuple:
+    """The refusal when not even a majority is connected: nothing was sent anywhere."""
+    reach = ([st.me] if st.member() else []) + st.peers()
     names = ", ".join(reach) or "none"
-    nothing = "nothing written" if what == "written" else "nothing read"
     return (
         "error",
         f"no quorum: {st.need} of {len(st.members)} replicas needed, only {len(reach)} reachable ({names}); {nothing}",
@@ -325,6 +327,7 @@ def _unreachable(st, what: str = "written") -> tuple:
 
 
 def _no_quorum(st, op) -> tuple:
+    """The refusal after an attempt: who acknowledged, who did not."""
     acked = ", ".join(op.acks) or "none"
     silent = [m for m in st.members if m not in op.acks]
     text = f"no quorum: {len(op.acks)} of {len(st.members)} replicas acknowledged ({acked}), {st.need} needed"
