@@ -17,6 +17,10 @@ class Pid:
     """A process identifier: which node, which process, which incarnation."""
 
     __slots__ = ("_hash", "creation", "id", "node")
+    node: str
+    id: int
+    creation: int
+    _hash: int
 
     def __init__(self, node: str, id: int, creation: int = 0):
         object.__setattr__(self, "node", node)
@@ -55,6 +59,9 @@ class Ref:
     """A unique reference (``make_ref()``), e.g. the tag of a monitor."""
 
     __slots__ = ("_hash", "id", "node")
+    node: str
+    id: int
+    _hash: int
 
     def __init__(self, node: str, id: int):
         object.__setattr__(self, "node", node)

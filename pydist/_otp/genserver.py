@@ -169,6 +169,7 @@ class GenServer:
         ``start_link`` classmethod (to pick a name, as Elixir modules do),
         else ``GenServer.start_link(cls, arg)``.
         """
+        start: tuple  # (function, args)
         if cls.start_link is GenServer.start_link:
             start = (GenServer.start_link, (cls, arg))
         else:

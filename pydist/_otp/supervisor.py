@@ -271,12 +271,12 @@ class _SupervisorServer(GenServer):
             if old is not None:
                 err = ("already_started", old.pid) if type(old.pid) is Pid else "already_present"
                 return ("reply", ("error", err), st)
-            ch = _Child(spec)
-            ok, value = _start(ch)
+            new = _Child(spec)
+            ok, value = _start(new)
             if ok != "ok":
                 return ("reply", ("error", value), st)
-            ch.pid = value
-            st.children.append(ch)
+            new.pid = value
+            st.children.append(new)
             return ("reply", ("ok", value), st)
         ch = find.get(request[1])
         if ch is None:

@@ -219,6 +219,8 @@ class Task:
         _check_owner(task, "shutdown")
         if timeout == "brutal_kill":
             out = _run.stop([(task.pid, task.ref, task.mref)], "kill")
+        elif isinstance(timeout, str):
+            raise ValueError(f"Task.shutdown: timeout is a number of seconds or 'brutal_kill', not {timeout!r}")
         else:
             out = _run.stop([(task.pid, task.ref, task.mref)], "shutdown", grace=timeout)
         return out[task.ref]

@@ -174,7 +174,7 @@ class PromptTerminal:
         self._old = TERMINAL.redirect(self.writer.out, self.writer.err)
         self.continuation = "... "
         history = _History(os.path.expanduser(HISTORY_FILE))  # read lazily; a missing file is fine
-        self.session = PromptSession(
+        self.session: PromptSession[str] = PromptSession(
             multiline=True,
             key_bindings=self._bindings(),
             lexer=PygmentsLexer(PythonLexer),

@@ -71,6 +71,11 @@ def test_yield_shutdown_and_owner_only(nodes):
     assert a.value("Process.alive(s.pid)") == "False"
     a.eval("d = Task.async_(lambda: 'done')\ntime.sleep(0.5)")
     assert a.value("Task.shutdown(d)") == "('ok', 'done')"  # the reply had arrived
+    # a timeout that is neither seconds nor "brutal_kill" is refused before anything is stopped
+    a.eval("w = Task.async_(slow, 8, 0.5)")
+    out, ok = a.try_eval("Task.shutdown(w, 'soon')")
+    assert not ok and "ValueError: Task.shutdown: timeout is a number of seconds or 'brutal_kill', not 'soon'" in out
+    assert a.value("Task.await_(w)") == "8"
     # only the owner may await: another process is told so
     a.eval("u = Task.async_(slow, 7, 0.1)")
     a.eval(
