@@ -157,3 +157,6 @@ class Node:
         (Erlang's ``:net_adm.names/0``); raises NameServerUnreachable if none runs."""
         host = RUNTIME.name.split("@", 1)[1] if "@" in RUNTIME.name else _names.short_host()
         return [f"{name}@{host}" for name, _port in _epmd.names()]
+
+
+Node.__module__ = "pydist"  # public as pydist.Node: that is the name it pickles under

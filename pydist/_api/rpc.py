@@ -117,3 +117,6 @@ class rpc:
     """Erlang's ``rpc`` module."""
 
     call = staticmethod(call)
+
+
+rpc.__module__ = "pydist"  # public as pydist.rpc: that is the name it pickles under
