@@ -67,6 +67,7 @@ _LAZY = {
     "Agent": "_otp.agent",
     "Global": "_otp.global_",
     "pg": "_otp.pg",
+    "Registry": "_otp.registry",
     "h": "_repl.help",
 }
 

@@ -27,6 +27,7 @@ BUILTIN_NAMES = (
     "Agent",
     "Global",
     "pg",
+    "Registry",
     "h",
 )
 
