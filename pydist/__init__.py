@@ -68,6 +68,7 @@ _LAZY = {
     "Global": "_otp.global_",
     "pg": "_otp.pg",
     "Registry": "_otp.registry",
+    "erpc": "_api.erpc",
     "h": "_repl.help",
 }
 

@@ -15,8 +15,8 @@ import cloudpickle
 
 from .._base import names as _names
 from .._base.errors import Exit, RemoteError
-from .._base.reasons import no_connection
-from .._base.terms import is_down
+from .._base.reasons import no_connection, reason_of
+from .._base.terms import down_ref, is_down
 from .node import Node
 from .processes import Process, ProcessExitSignal, drop_reply, make_ref, receive, send, spawn_on
 from .processes import node as own_node
@@ -113,10 +113,106 @@ def call(node: str, fn, *args, timeout: float = 5.0):
     raise remote
 
 
+def remote_exception(node: str, info) -> BaseException:
+    """The exception a remote function raised, rebuilt here, its cause the remote traceback."""
+    blob, exc_type, message, tb = info
+    remote = RemoteError(node, exc_type, message, tb)
+    try:
+        exc = cloudpickle.loads(blob) if blob is not None else None
+    except Exception:
+        exc = None
+    if not isinstance(exc, BaseException):
+        return remote
+    exc.__cause__ = remote
+    return exc
+
+
+def call_many(nodes, fn, args, timeout, what: str) -> list:
+    """Run ``fn(*args)`` on every node at once; one outcome per node, in their order.
+
+    ``("ok", value)``, ``("raised", info)`` (for ``remote_exception``),
+    ``("down", reason)`` (``noconnection``: the node is down or went down) or
+    ``("timeout", None)``. All start before any is waited for, so the whole
+    costs the slowest node, not the sum; the late ones are killed and their
+    replies dropped, so nothing is left in the caller's mailbox.
+    """
+    me = self_pid()
+    deadline = time.monotonic() + timeout
+    started = []  # (tag, mref, pid)
+    for n in nodes:
+        tag = make_ref()
+        pid, mref = spawn_on(
+            _names.qualify(n, own_node()), _run_and_reply, (fn, args, me, tag), monitor=True, what=what, quiet=True
+        )
+        started.append((tag, mref, pid))
+    by_tag = {tag: i for i, (tag, _, _) in enumerate(started)}
+    by_mref = {mref: i for i, (_, mref, _) in enumerate(started)}
+    out: list = [None] * len(started)
+    waiting = len(started)
+
+    def mine(m):
+        if type(m) is tuple and len(m) == 3 and m[0] == "$rpc":
+            i = by_tag.get(m[1])
+            return i is not None and out[i] is None
+        i = by_mref.get(down_ref(m))
+        return i is not None and out[i] is None
+
+    while waiting:
+        try:
+            msg = receive(max(0.0, deadline - time.monotonic()), mine)
+        except TimeoutError:
+            break
+        waiting -= 1
+        if msg[0] == "$rpc":
+            i = by_tag[msg[1]]
+            Process.demonitor(started[i][1], flush=True)
+            ok, value = msg[2]
+            out[i] = ("ok", value) if ok else ("raised", value)
+        else:
+            out[by_mref[msg[1]]] = ("down", msg[4])
+    for i, (tag, mref, pid) in enumerate(started):
+        if out[i] is None:
+            Process.demonitor(mref, flush=True)
+            drop_reply(tag)
+            Process.exit(pid, "kill")
+            out[i] = ("timeout", None)
+    return out
+
+
+def multicall(nodes, fn, *args, timeout: float = 5.0):
+    """``fn(*args)`` on each of ``nodes`` at once (None: this node and every connected one).
+
+    Returns ``(results, bad_nodes)`` as Erlang's ``rpc:multicall``: the
+    values of the nodes that answered, in node order (``("badrpc", ("EXIT",
+    reason))`` where the function raised), and the nodes that are down or
+    did not answer within ``timeout`` seconds.
+    """
+    nodes = [own_node(), *Node.list()] if nodes is None else [_names.qualify(n, own_node()) for n in nodes]
+    results, bad = [], []
+    for n, (kind, value) in zip(nodes, call_many(nodes, fn, args, timeout, "rpc.multicall"), strict=True):
+        if kind == "ok":
+            results.append(value)
+        elif kind == "raised":
+            results.append(("badrpc", ("EXIT", reason_of(remote_exception(n, value)))))
+        elif kind == "down" and value != "noconnection":
+            results.append(("badrpc", ("EXIT", value)))
+        else:
+            bad.append(n)
+    return results, bad
+
+
+def cast(node: str, fn, *args) -> bool:
+    """Run ``fn(*args)`` on ``node`` without waiting for it; True (as Erlang's ``rpc:cast``)."""
+    spawn_on(_names.qualify(node, own_node()), fn, args, what="rpc.cast")
+    return True
+
+
 class rpc:
     """Erlang's ``rpc`` module."""
 
     call = staticmethod(call)
+    multicall = staticmethod(multicall)
+    cast = staticmethod(cast)
 
 
 rpc.__module__ = "pydist"  # public as pydist.rpc: that is the name it pickles under

@@ -28,6 +28,7 @@ BUILTIN_NAMES = (
     "Global",
     "pg",
     "Registry",
+    "erpc",
     "h",
 )
 
