@@ -2,7 +2,8 @@
 ``-e CODE``, a script, or the prompt.
 
 User errors print one line (``pydist: …``) and exit 1; usage errors exit
-2; no traceback for either. See SPEC.md "Command line".
+2; no traceback for either. ``pydist --help`` lists the flags and the
+environment variables.
 """
 
 from __future__ import annotations
