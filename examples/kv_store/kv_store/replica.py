@@ -223,10 +223,9 @@ class Replica(GenServer):
         kind = request[0]
         if kind == "replicate":
             _, ref, coordinator, k, v, version = request
-            if st.store.apply(k, version, v) or st.store.holds(k, version, v):
-                answer = "ok"
-            else:
-                answer = ("stale", st.store.entry(k)[0])
+            answer: object = "ok"
+            if not (st.store.apply(k, version, v) or st.store.holds(k, version, v)):
+                answer = ("stale", st.store.entry(k)[0])  # ours is newer: the coordinator writes above it
             _send(coordinator, ("kv_ack", ref, st.me, version, answer))
         elif kind == "read":
             _, ref, coordinator, k = request
