@@ -69,6 +69,7 @@ _LAZY = {
     "pg": "_otp.pg",
     "Registry": "_otp.registry",
     "erpc": "_api.erpc",
+    "DynamicSupervisor": "_otp.dynamic_supervisor",
     "h": "_repl.help",
 }
 

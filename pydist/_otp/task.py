@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from .._api.processes import Process, make_ref, receive, spawn_on
+from .._api.processes import Process, make_ref, receive, send, spawn_on
 from .._api.processes import node as own_node
 from .._api.processes import self as self_pid
 from .._base.errors import Exit
@@ -24,6 +24,7 @@ from .._base.names import qualify
 from .._base.reasons import explain, node_went_down
 from .._base.terms import down_ref
 from . import task_run as _run
+from .dynamic_supervisor import DynamicSupervisor
 from .task_stream import stream
 
 __all__ = ["Task"]
@@ -260,5 +261,70 @@ class Task:
         """
         return stream(iterable, fn, max_concurrency, timeout, ordered, nodes, on_timeout)
 
+    class Supervisor:
+        """Elixir's ``Task.Supervisor``: tasks under a DynamicSupervisor, on any node.
+
+        ``sup`` is addressed as a GenServer is, so ``("tasks", "b@vm")`` starts
+        the task on b (the function travels with the request). Its children are
+        ``temporary``: a task that crashes is not restarted.
+        """
+
+        @staticmethod
+        def start_link(name=None, max_children: int | None = None):
+            """Start a task supervisor linked to the caller; ``("ok", pid)``."""
+            return DynamicSupervisor.start_link(max_children=max_children, name=name)
+
+        @staticmethod
+        def start(name=None, max_children: int | None = None):
+            """As ``start_link`` without the link (use it at the prompt)."""
+            return DynamicSupervisor.start(max_children=max_children, name=name)
+
+        @staticmethod
+        def child_spec(opts=None) -> dict:
+            return DynamicSupervisor.child_spec(opts) | {"id": (opts or {}).get("name") or "Task.Supervisor"}
+
+        @staticmethod
+        def start_child(sup, fn, *args, restart: str = "temporary"):
+            """Run ``fn(*args)`` under ``sup``, nobody waiting for it; ``("ok", pid)``."""
+            spec = {"id": "Task", "start": (_run.start_plain, (fn, args)), "restart": restart}
+            return DynamicSupervisor.start_child(sup, spec)
+
+        @staticmethod
+        def async_(sup, fn, *args) -> Task:
+            """As ``Task.async_``, but the task runs under ``sup`` (on ``sup``'s node), linked to the caller."""
+            return _supervised(sup, fn, args, True, "async_")
+
+        @staticmethod
+        def async_nolink(sup, fn, *args) -> Task:
+            """As ``async_``, not linked: a crash is ``("exit", reason)`` for ``yield_``, not the caller's death."""
+            return _supervised(sup, fn, args, False, "async_nolink")
+
+        @staticmethod
+        def children(sup) -> list:
+            """The pids of ``sup``'s running tasks."""
+            return [c[1] for c in DynamicSupervisor.which_children(sup)]
+
+        @staticmethod
+        def terminate_child(sup, pid):
+            return DynamicSupervisor.terminate_child(sup, pid)
+
+
+def _supervised(sup, fn, args, link: bool, what: str) -> Task:
+    if not callable(fn):
+        raise TypeError(f"Task.Supervisor.{what}: expected a function, got {fn!r}")
+    owner, ref = self_pid(), make_ref()
+    spec = {"id": "Task", "start": (_run.start_supervised, (owner, ref, fn, args, link)), "restart": "temporary"}
+    ret = DynamicSupervisor.start_child(sup, spec)
+    if not (type(ret) is tuple and ret[0] == "ok"):
+        raise Exit(
+            (ret[1] if type(ret) is tuple else ret, ("Task.Supervisor", what, [sup])),
+            f"Task.Supervisor.{what}: {sup!r} did not start the task: {ret!r}",
+        )
+    pid = ret[1]
+    mref = Process.monitor(pid)
+    send(pid, ("$task_go", ref))
+    return Task(pid, ref, owner, mref)
+
 
 Task.__module__ = "pydist"
+Task.Supervisor.__module__ = "pydist"

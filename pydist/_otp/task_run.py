@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import time
 
-from .._api.processes import Process, receive, send
+from .._api.processes import Process, receive, send, spawn_link
 from .._base.terms import is_down
 
-__all__ = ["is_down", "is_reply", "run", "stop"]
+__all__ = ["is_reply", "run", "start_plain", "start_supervised", "stop"]
 
 STOP_WAIT = 10.0  # a killed task's DOWN comes at once here, within a round trip (or a nodedown) elsewhere
 
@@ -24,6 +24,28 @@ STOP_WAIT = 10.0  # a killed task's DOWN comes at once here, within a round trip
 def run(owner, ref, fn, args) -> None:
     """The task process: compute, reply, exit ``normal`` (an exception is its exit reason)."""
     send(owner, (ref, fn(*args)))
+
+
+def start_supervised(owner, ref, fn, args, link: bool):
+    """A Task.Supervisor child's start function (it runs in the supervisor): a task
+    that waits for its owner's go-ahead, so the owner's monitor is in place first."""
+    return ("ok", spawn_link(_supervised, owner, ref, fn, args, link))
+
+
+def _supervised(owner, ref, fn, args, link: bool) -> None:
+    if link:
+        Process.link(owner)
+    mref = Process.monitor(owner)
+    msg = receive(None, lambda m: m == ("$task_go", ref) or is_down(m, mref))
+    if is_down(msg, mref):
+        return  # the owner is gone: nobody wants the value
+    Process.demonitor(mref, flush=True)
+    run(owner, ref, fn, args)
+
+
+def start_plain(fn, args):
+    """``Task.Supervisor.start_child``'s start function: ``fn(*args)``, supervised, nobody waiting."""
+    return ("ok", spawn_link(fn, *args))
 
 
 def is_reply(m, ref) -> bool:

@@ -29,6 +29,7 @@ BUILTIN_NAMES = (
     "pg",
     "Registry",
     "erpc",
+    "DynamicSupervisor",
     "h",
 )
 

@@ -144,6 +144,27 @@ def test_a_task_whose_node_dies(nodes):
     assert got[1] == ("exit", "noconnection")
 
 
+def test_task_supervisor_on_another_node(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    b.eval("Task.Supervisor.start(name='tasks')")
+    a.eval(HELPERS)
+    sup = f"('tasks', {b.full!r})"
+    assert a.value(f"Task.await_(Task.Supervisor.async_({sup}, where, 1))") == f"(1, {b.full!r})"
+    # nolink: a crash is a value for the caller, who lives on
+    assert a.value(f"Task.yield_(Task.Supervisor.async_nolink({sup}, boom, 3), 10)") == (
+        "('exit', ('exception', 'ValueError: three'))"
+    )
+    assert a.value(f"Task.Supervisor.start_child({sup}, print, 'child on', 'b')[0]") == "'ok'"
+    b.wait_output("child on b")  # printed where the supervisor runs (its group leader)
+    a.eval(f"t = Task.Supervisor.async_nolink({sup}, slow, 'x', 30)")
+    assert a.value(f"Task.Supervisor.children({sup}) == [t.pid]") == "True"
+    assert a.value("Task.shutdown(t, 'brutal_kill')") == "None"
+    wait_for(lambda: a.value(f"Task.Supervisor.children({sup})") == "[]", what="the task to be gone")
+    b.eval("Task.Supervisor.start(name='one', max_children=1)\nTask.Supervisor.start_child('one', Process.sleep, 30)")
+    out, ok = b.try_eval("Task.Supervisor.async_('one', lambda: 1)")
+    assert not ok and "did not start the task: ('error', 'max_children')" in out
+
+
 def test_task_from_e_code(nodes):
     b = nodes.start("b")
     code = f"print(Task.await_(Task.async_(lambda: (6 * 7, node()), node={b.full!r})))"
