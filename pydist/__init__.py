@@ -17,6 +17,7 @@ from ._base.errors import (
     ProtocolError,
     PydistError,
     RemoteError,
+    SystemLimit,
     UsageError,
 )
 from ._base.terms import Pid, Ref
@@ -40,6 +41,7 @@ __all__ = [
     "PydistError",
     "Ref",
     "RemoteError",
+    "SystemLimit",
     "UsageError",
     "__version__",
     "flush",

@@ -17,10 +17,12 @@ for line in sys.stdin:
             code = compile(src, "<test>", "eval")
         except SyntaxError:
             exec(compile(src, "<test>", "exec"), ns)
+            sys.stdout.write("<<<DONE>>>\n")
         else:
             value = eval(code, ns)
-            sys.stdout.write(repr(value) + "\n")  # one write each: another process's
-        sys.stdout.write("<<<DONE>>>\n")  # line cannot land inside these
+            # the value and the end marker in one write: no other process's line
+            # (or a log line) can land between them
+            sys.stdout.write(repr(value) + "\n<<<DONE>>>\n")
         sys.stdout.flush()
     except BaseException:  # report everything to the test, keep the node up
         traceback.print_exc(file=sys.stdout)

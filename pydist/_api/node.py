@@ -121,17 +121,23 @@ class Node:
         return dist is not None and dist.disconnect(name)
 
     @staticmethod
-    def spawn(name: str, fn, *args) -> Pid:
-        """Run ``fn(*args)`` in a new process on ``name``; its output comes here."""
-        return spawn_on(_qualify(name, "Node.spawn"), fn, args, what="Node.spawn")[0]
+    def spawn(name: str, fn, *args, thread: bool = False) -> Pid:
+        """Run ``fn(*args)`` in a new process on ``name``; its output comes here.
+
+        ``thread=True`` gives it an OS thread there (see ``spawn``)."""
+        return spawn_on(_qualify(name, "Node.spawn"), fn, args, what="Node.spawn", thread=thread)[0]
 
     @staticmethod
-    def spawn_link(name: str, fn, *args) -> Pid:
-        return spawn_on(_qualify(name, "Node.spawn_link"), fn, args, link=True, what="Node.spawn_link")[0]
+    def spawn_link(name: str, fn, *args, thread: bool = False) -> Pid:
+        return spawn_on(_qualify(name, "Node.spawn_link"), fn, args, link=True, what="Node.spawn_link", thread=thread)[
+            0
+        ]
 
     @staticmethod
-    def spawn_monitor(name: str, fn, *args):
-        return spawn_on(_qualify(name, "Node.spawn_monitor"), fn, args, monitor=True, what="Node.spawn_monitor")
+    def spawn_monitor(name: str, fn, *args, thread: bool = False):
+        return spawn_on(
+            _qualify(name, "Node.spawn_monitor"), fn, args, monitor=True, what="Node.spawn_monitor", thread=thread
+        )
 
     @staticmethod
     def monitor(name: str, flag: bool = True) -> bool:

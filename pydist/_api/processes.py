@@ -13,6 +13,7 @@ import logging
 from .._base.errors import Exit
 from .._base.terms import Pid, Ref
 from .._core.runtime import RUNTIME
+from .._core.scheduler import SLICE_SENDS
 from .._core.state import ProcessExitSignal
 from .._net import wire as _wire
 from .._net.pickling import dumps_call
@@ -56,7 +57,13 @@ def send(dest, msg):
     Never raises for a dead pid or a ``(name, node)``; raises ValueError
     for a local name that is not registered, as Erlang does.
     """
-    return RUNTIME.send(dest, msg)
+    RUNTIME.send(dest, msg)
+    sched = RUNTIME._sched
+    if sched is not None and sched.current is not None and sched.in_loop_thread():
+        sched.sends += 1
+        if sched.sends >= SLICE_SENDS:  # a green process that keeps sending lets the others run
+            sched.yield_now(sched.current)
+    return msg
 
 
 def receive(timeout: float | None = None, match=None):
@@ -73,13 +80,7 @@ def drop_reply(tag) -> None:
     remove it if it is queued already, else drop it when it arrives, so a
     late reply never pollutes the mailbox (used by GenServer.call on timeout).
     """
-    me = RUNTIME.adopt()
-    with me.cond:
-        for i, m in enumerate(me.mailbox):
-            if type(m) is tuple and len(m) > 1 and type(m[1]) is type(tag) and m[1] == tag:
-                del me.mailbox[i]
-                return
-        me.dropped_refs.add(tag)
+    RUNTIME.adopt().drop_reply(tag)
 
 
 def flush() -> None:
@@ -89,13 +90,24 @@ def flush() -> None:
 
 
 def spawn_on(
-    target_node, fn, args, *, link=False, monitor=False, what="spawn", timeout: float | None = None, quiet: bool = False
+    target_node,
+    fn,
+    args,
+    *,
+    link=False,
+    monitor=False,
+    what="spawn",
+    timeout: float | None = None,
+    quiet: bool = False,
+    thread: bool = False,
 ):
     """Start ``fn(*args)`` on ``target_node`` (None: here); returns (pid, ref).
 
     A node that is down, unreachable, or does not answer within ``timeout``
     (default: long enough for a slow node, short enough to never hang)
     gives a dead pid (id 0) whose link/monitor fire with ``noconnection``.
+    ``thread=True`` runs the process on its own OS thread instead of as a
+    green process (for blocking I/O or long computations).
     """
     caller = RUNTIME.adopt()
     ref = RUNTIME.make_ref() if monitor else None
@@ -116,6 +128,7 @@ def spawn_on(
             link=caller.pid if link else None,
             monitor=(ref, caller.pid) if ref is not None else None,
             before_start=record,
+            thread=thread,
         )
         return pid, ref
     dist = RUNTIME.require_dist(what)
@@ -124,13 +137,13 @@ def spawn_on(
     if pid_id is not None:  # connected, with ids of that node in hand: no round trip
         pid = Pid(target_node, pid_id, peer.creation)
         record(pid)
-        if not dist.spawn_at(peer, (caller.pid, caller.group_leader, payload, link, ref, pid_id)):
+        if not dist.spawn_at(peer, (caller.pid, caller.group_leader, payload, link, ref, pid_id, thread)):
             _spawn_failed(caller, pid, link, ref)  # the connection closed under us
         return pid, ref
     pid = dist.request(
         target_node,
         _wire.SPAWN,
-        lambda r: (r, caller.pid, caller.group_leader, payload, link, ref),
+        lambda r: (r, caller.pid, caller.group_leader, payload, link, ref, thread),
         timeout=dist.connect_timeout + 2 * dist.ticktime + 5 if timeout is None else timeout,
         on_reply=record,
     )
@@ -156,17 +169,23 @@ def _spawn_failed(caller, pid, link, ref) -> None:
         RUNTIME.deliver_down(caller.pid, ref, pid, "noconnection")
 
 
-def spawn(fn, *args) -> Pid:
-    """Run ``fn(*args)`` in a new process on this node; returns its pid at once."""
-    return spawn_on(None, fn, args)[0]
+def spawn(fn, *args, thread: bool = False) -> Pid:
+    """Run ``fn(*args)`` in a new process on this node; returns its pid at once.
+
+    The process is green (a greenlet run by the node's loop: kilobytes, no
+    thread) unless ``thread=True``, which gives it an OS thread of its own —
+    for code that blocks (sockets, files, ``input``) or computes for long
+    without calling ``receive``.
+    """
+    return spawn_on(None, fn, args, thread=thread)[0]
 
 
-def spawn_link(fn, *args) -> Pid:
-    return spawn_on(None, fn, args, link=True, what="spawn_link")[0]
+def spawn_link(fn, *args, thread: bool = False) -> Pid:
+    return spawn_on(None, fn, args, link=True, what="spawn_link", thread=thread)[0]
 
 
-def spawn_monitor(fn, *args) -> tuple[Pid, Ref]:
-    return spawn_on(None, fn, args, monitor=True, what="spawn_monitor")
+def spawn_monitor(fn, *args, thread: bool = False) -> tuple[Pid, Ref]:
+    return spawn_on(None, fn, args, monitor=True, what="spawn_monitor", thread=thread)
 
 
 class Process:
@@ -236,12 +255,24 @@ class Process:
 
     @staticmethod
     def flag(flag: str, value):
-        """``Process.flag("trap_exit", True)``: returns the old value."""
-        if flag != "trap_exit":
-            raise ValueError(f"Process.flag: unknown flag {flag!r} (only 'trap_exit' is supported)")
+        """``Process.flag("trap_exit", True)``: returns the old value.
+
+        ``Process.flag("max_mailbox", n)`` caps the caller's mailbox: past
+        ``n`` waiting messages the process exits with ``("mailbox_full", n)``
+        (as Erlang's ``max_heap_size``); 0 lifts the cap.
+        """
         me = RUNTIME.adopt()
-        old, me.trap_exit = me.trap_exit, bool(value)
-        return old
+        if flag == "trap_exit":
+            old, me.trap_exit = me.trap_exit, bool(value)
+            return old
+        if flag == "max_mailbox":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(
+                    f"Process.flag('max_mailbox', n): n is a whole number of messages (0: no cap), not {value!r}"
+                )
+            old, me.mailbox_limit = me.mailbox_limit, value
+            return old
+        raise ValueError(f"Process.flag: unknown flag {flag!r} (the flags are 'trap_exit' and 'max_mailbox')")
 
     @staticmethod
     def group_leader() -> Pid | None:
@@ -249,9 +280,17 @@ class Process:
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        """Sleep, but die at once on an exit signal (unlike ``time.sleep``)."""
+        """Sleep, but die at once on an exit signal (unlike ``time.sleep`` in a thread).
+
+        In a green process it lets the others run (``Process.sleep(0)`` is a
+        plain yield); ``time.sleep`` there does the same.
+        """
+        me = RUNTIME.adopt()
+        if me.sched is not None:
+            me.sched.sleep(seconds)
+            return
         try:
-            RUNTIME.adopt().receive(seconds, _never)
+            me.receive(seconds, _never)
         except TimeoutError:
             pass
 

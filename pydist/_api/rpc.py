@@ -43,13 +43,14 @@ def _run_and_reply(fn, args, reply_to, tag):
     send(reply_to, ("$rpc", tag, outcome))
 
 
-def call(node: str, fn, *args, timeout: float = 5.0):
+def call(node: str, fn, *args, timeout: float = 5.0, thread: bool = False):
     """Run ``fn(*args)`` on ``node`` and return its value.
 
     Raises the remote exception (its ``__cause__`` is a ``RemoteError`` with
     the remote traceback and the node's name); ``pydist.Exit`` with reason
     ``("timeout", ...)`` after ``timeout`` seconds, or
     ``(("nodedown", node), ...)`` if the node is down or goes down.
+    ``thread=True`` runs ``fn`` in a thread process there (for blocking work).
     """
     node = _names.qualify(node, own_node())
     me = self_pid()
@@ -57,7 +58,14 @@ def call(node: str, fn, *args, timeout: float = 5.0):
     call_desc = ("rpc", "call", [node, getattr(fn, "__name__", repr(fn))])
     deadline = time.monotonic() + timeout
     pid, mref = spawn_on(
-        node, _run_and_reply, (fn, args, me, tag), monitor=True, what="rpc.call", timeout=timeout, quiet=True
+        node,
+        _run_and_reply,
+        (fn, args, me, tag),
+        monitor=True,
+        what="rpc.call",
+        timeout=timeout,
+        quiet=True,
+        thread=thread,
     )
     if pid.id == 0:  # the spawn itself did not happen in time: no node, or no answer
         Process.demonitor(mref, flush=True)

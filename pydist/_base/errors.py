@@ -16,6 +16,7 @@ __all__ = [
     "ProtocolError",
     "PydistError",
     "RemoteError",
+    "SystemLimit",
     "UsageError",
 ]
 
@@ -46,6 +47,11 @@ class AuthenticationError(PydistError):
 
 class ProtocolError(PydistError):
     """A peer sent something that does not follow the wire protocol."""
+
+
+class SystemLimit(PydistError):
+    """A limit of this machine or node was reached (threads, memory): the
+    message names the limit and what to do."""
 
 
 class RemoteError(Exception):
@@ -100,6 +106,7 @@ for _cls in (
     AuthenticationError,
     ProtocolError,
     RemoteError,
+    SystemLimit,
     Exit,
 ):
     _cls.__module__ = "pydist"

@@ -19,15 +19,13 @@ import threading
 import time
 from collections import deque
 
-import zmq
-
 from .._base import names as _names
-from .._base.errors import NameInUse, NameServerUnreachable
+from .._base.errors import NameInUse, NameServerUnreachable, SystemLimit
 from .._base.terms import Pid, Ref
 from .._net import nameserver as _nameserver
 from .._net import wire as _wire
 from .._net.cookie import curve_keys
-from .._net.transport import HANDSHAKE_FAILED, Transport
+from .._net.transport import DISCONNECTED, HANDSHAKE_FAILED, Transport
 from .state import begin_batch, end_batch
 
 log = logging.getLogger("pydist")
@@ -77,6 +75,7 @@ class Distribution:
         self._last_addr: dict[str, tuple[str, int]] = {}
         self._stale_sent: dict[str, float] = {}
         self._cookie_told: dict[str, float] = {}
+        self.sched = runtime.scheduler()
         self.transport = Transport(
             name,
             curve_keys(cookie),
@@ -84,6 +83,7 @@ class Distribution:
             port_spec,
             self._on_frame,
             self._on_link_event,
+            self.sched,
             batch_hooks=(begin_batch, end_batch),
         )
         self.port = self.transport.port
@@ -103,12 +103,24 @@ class Distribution:
 
     # -- connecting -------------------------------------------------------------
     def in_io_thread(self) -> bool:
-        return threading.current_thread() is self.transport._thread
+        """Whether the caller serves the sockets now (it must never wait on the network)."""
+        return self.sched.polling_here()
 
     def connect(self, node: str, timeout: float | None = None) -> bool:
-        """True once ``node`` is up (connecting if needed); never raises."""
+        """True once ``node`` is up (connecting if needed); never raises.
+
+        A green process waits on a helper thread (the loop goes on meanwhile).
+        """
         if node == self.name:
             return True
+        peer = self.peers.get(node)
+        if peer is not None and peer.state == "up":
+            return True
+        if self.sched.green_self() is not None:
+            return self.sched.blocking(self._connect, node, timeout)
+        return self._connect(node, timeout)
+
+    def _connect(self, node: str, timeout: float | None) -> bool:
         timeout = self.connect_timeout if timeout is None else timeout
         try:
             name, host = _names.split(node)
@@ -147,7 +159,7 @@ class Distribution:
         if port is None:
             self._forget(peer)
             return False
-        self.transport.call_in_io_thread(self._ensure_link, peer, ip, port)
+        self.transport.sched.call_io(self._ensure_link, peer, ip, port)
         hello = _wire.encode(
             _wire.HELLO,
             (self.name, self.rt.creation, self.port, self.longnames, self.up_nodes(), _wire.PROTOCOL_VERSION, node),
@@ -163,7 +175,7 @@ class Distribution:
     def _ensure_link(self, peer: Peer, ip: str, port: int) -> None:
         """On the I/O thread, so a crossing HELLO cannot open a second link."""
         if peer.link is None and peer.state != "down":
-            peer.link = self.transport._open_link(peer.node, f"tcp://{ip}:{port}")
+            peer.link = self.transport.open_link(peer.node, ip, port)
             self._last_addr[peer.node] = (ip, port)
 
     def _forget(self, peer: Peer) -> None:
@@ -314,8 +326,14 @@ class Distribution:
         """Send a request tagged with a fresh ref and wait for its reply.
 
         Returns the reply, or None if the node is unreachable, went down or
-        did not answer within ``timeout``.
+        did not answer within ``timeout``. A green process waits on a helper
+        thread, so the loop that will read the reply goes on meanwhile.
         """
+        if self.sched.green_self() is not None:
+            return self.sched.blocking(self._request, node, kind, payload_fn, timeout, on_reply)
+        return self._request(node, kind, payload_fn, timeout, on_reply)
+
+    def _request(self, node: str, kind: int, payload_fn, timeout: float, on_reply=None):
         link = self._link_for(node, connect=True)
         if link is None:
             return None
@@ -468,7 +486,7 @@ class Distribution:
         addr = self._last_addr.get(node)
         if addr is None:
             return
-        link = self.transport._open_link(node, f"tcp://{addr[0]}:{addr[1]}")
+        link = self.transport.open_link(node, addr[0], addr[1])
         self.transport.send(link, frame)
         self.transport.close_link(link)
 
@@ -515,35 +533,43 @@ class Distribution:
         return self.transport.send(peer.link, _wire.encode_envelope(_wire.SPAWN_AT, payload))
 
     def _on_spawn_at(self, peer: Peer, payload) -> None:
-        caller, gl, body, link, mref, pid_id = payload
+        caller, gl, body, link, mref, pid_id = payload[:6]
+        thread = len(payload) > 6 and payload[6] is True
         if not any(lo <= pid_id < hi for lo, hi in peer.granted):
             log.warning("ignored a spawn from %s with a pid id this node did not set aside", peer.node)
             return
-        self.rt.spawn(
-            None,
-            (),
+        self._spawn_here(
+            peer.node,
             group_leader=gl,
             link=caller if link else None,
             monitor=(mref, caller) if mref is not None else None,
             payload=body,
             pid_id=pid_id,
+            thread=thread,
         )
 
     def _on_spawn(self, sender: str, payload) -> None:
-        ref, caller, gl, body, link, mref = payload
+        ref, caller, gl, body, link, mref = payload[:6]
+        thread = len(payload) > 6 and payload[6] is True
 
         def reply(pid):
             self.transport.send(self.peers[sender].link, _wire.encode(_wire.SPAWN_REPLY, (ref, pid)))
 
-        self.rt.spawn(
-            None,
-            (),
+        self._spawn_here(
+            sender,
             group_leader=gl,
             link=caller if link else None,
             monitor=(mref, caller) if mref is not None else None,
             payload=body,
             before_start=reply,
+            thread=thread,
         )
+
+    def _spawn_here(self, sender: str, **how) -> None:
+        try:
+            self.rt.spawn(None, (), **how)
+        except SystemLimit as err:  # its link/monitor never fire: the caller's timeout or DOWN says so
+            log.warning("could not start a process for %s: %s", sender, err)
 
     def _on_link_event(self, link, event: int) -> None:
         peer = self.peers.get(link.node)
@@ -567,7 +593,7 @@ class Distribution:
                     self._notify_mismatch(link.node)
             else:
                 self.node_down(link.node, "handshake failed")
-        elif event == zmq.EVENT_DISCONNECTED:
+        elif event == DISCONNECTED:
             if peer.state == "up":
                 self.node_down(link.node, "connection closed")
 

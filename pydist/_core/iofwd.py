@@ -42,6 +42,10 @@ class Terminal:
         self._writer = None
 
     def write(self, stream: str, text: str) -> None:
+        sched = RUNTIME._sched
+        if sched is not None and sched.ident == threading.get_ident():
+            self.post(stream, text)  # the loop (a green process, a frame) never waits for a terminal
+            return
         target = self.err if stream == "stderr" else self.out
         with self.lock:
             try:

@@ -18,9 +18,12 @@ import traceback
 
 import cloudpickle
 
-from .._base.errors import Exit
+from .._base.errors import Exit, SystemLimit
 from .._base.names import NONODE, qualify
 from .._base.terms import Pid, Ref
+from . import interrupts
+from . import scheduler as _scheduler
+from .scheduler import Scheduler
 from .state import Process, ProcessExitSignal, WorkerPool, current, set_current
 
 log = logging.getLogger("pydist")
@@ -32,6 +35,12 @@ def _target_node(target, own: str) -> str:
     if type(target) is tuple:
         return target[1]
     return own
+
+
+@interrupts.boundary
+def _call_user(fn, args):
+    """Where pydist hands over to the process's function (a safe point for exit signals)."""
+    fn(*args)
 
 
 class Runtime:
@@ -48,6 +57,7 @@ class Runtime:
         self.names: dict[str, Process] = {}
         self.lock = threading.RLock()
         self.pool = WorkerPool()
+        self._sched: Scheduler | None = None
         self.user_io: Pid | None = None
         self.crash_reporter = None  # set by _iofwd: (proc, text) -> None
 
@@ -115,10 +125,14 @@ class Runtime:
         payload: bytes | None = None,
         before_start=None,
         pid_id: int | None = None,
+        thread: bool = False,
     ) -> Pid:
+        """Start a process: green (run by the loop) unless ``thread`` is true."""
         pid = self.new_pid() if pid_id is None else Pid(self.name, pid_id, self.creation)
-        p = Process(pid, group_leader or self.user_io)
+        sched = None if thread else self.scheduler()
+        p = Process(pid, group_leader or self.user_io, sched=sched)
         p.spawned = True
+        p.label = fn
         if link is not None:
             p.links.add(link)
         if monitor is not None:
@@ -129,35 +143,74 @@ class Runtime:
         try:
             if before_start is not None:
                 before_start(p.pid)  # e.g. the spawn reply, which must leave before any DOWN
-            self.pool.submit(lambda: self._run(p, fn, args, payload))
+            if sched is None:
+                self.pool.submit(lambda: self._run_thread(p, fn, args, payload))
+            else:
+                sched.start(p, lambda: self._run_green(p, fn, args, payload))
+        except RuntimeError as err:  # no thread could be started: say which limit, no traceback
+            with self.lock:
+                self.procs.pop(p.pid.id, None)
+            raise SystemLimit(
+                f"spawn: cannot start another thread process ({err}); this node runs "
+                f"{threading.active_count()} threads. Use green processes (the default, without "
+                "thread=True) for many processes, or raise the limit (ulimit -u, vm.max_map_count)"
+            ) from None
         except BaseException:  # e.g. the spawner was killed right here: no process left half-made
             with self.lock:
                 self.procs.pop(p.pid.id, None)
             raise
         return p.pid
 
-    def _run(self, p: Process, fn, args, payload) -> None:
+    def scheduler(self) -> Scheduler:
+        """The node's loop (started on first use: a node that only runs its
+        prompt does not need it until it spawns or connects)."""
+        s = self._sched
+        if s is None:
+            with self._id_lock:
+                s = self._sched
+                if s is None:
+                    s = Scheduler()
+                    s._pool = self.pool
+                    _scheduler.SCHEDULER = s
+                    _scheduler.install_sleep()
+                    self._sched = s
+        return s
+
+    def _body(self, p: Process, fn, args, payload):
+        """Run the process's function; its exit reason (Erlang's)."""
+        try:
+            if payload is not None:
+                fn, args = cloudpickle.loads(payload)
+                p.label = fn
+            _call_user(fn, args)
+            if p.pending_exit is not None:  # the signal was caught and ignored
+                return p.pending_exit
+            return "normal"
+        except ProcessExitSignal:
+            return p.pending_exit
+        except Exit as err:
+            return err.reason
+        except SystemExit:
+            return "normal"
+        except BaseException as err:
+            self.report_crash(p, err)
+            return ("exception", f"{type(err).__name__}: {err}")
+
+    def _run_green(self, p: Process, fn, args, payload) -> None:
+        # on the loop thread, as a greenlet: nothing interrupts it but its own yields
+        reason = self._body(p, fn, args, payload)
+        if reason is None:
+            reason = "killed"
+        self.process_exited(p, reason)
+
+    def _run_thread(self, p: Process, fn, args, payload) -> None:
         set_current(p)
         p.thread_ident = threading.get_ident()
         reason = "normal"
         try:
-            try:
-                p.enter_user_code()
-                if payload is not None:
-                    fn, args = cloudpickle.loads(payload)
-                fn(*args)
-                if p.pending_exit is not None:  # the signal was caught and ignored
-                    reason = p.pending_exit
-            except ProcessExitSignal:
-                reason = p.pending_exit
-            except Exit as err:
-                reason = err.reason
-            except SystemExit:
-                reason = "normal"
-            except BaseException as err:
-                reason = ("exception", f"{type(err).__name__}: {err}")
-                self.report_crash(p, err)
-        except ProcessExitSignal:
+            p.enter_user_code()
+            reason = self._body(p, fn, args, payload)
+        except ProcessExitSignal:  # landed between user code and the exit bookkeeping
             reason = p.pending_exit
         while True:
             try:
@@ -166,7 +219,7 @@ class Runtime:
             except ProcessExitSignal:  # a signal that landed on the way out
                 reason = p.pending_exit
         p.thread_ident = None
-        self.process_exited(p, reason)
+        self.process_exited(p, "killed" if reason is None else reason)
         set_current(None)
 
     def report_crash(self, p: Process, err: BaseException) -> None:
@@ -185,11 +238,8 @@ class Runtime:
         flush = getattr(self, "flush_io", None)
         if flush is not None:
             flush(p)
-        with p.cond:
-            if not p.alive:
-                return  # already done (a "kill" does this at once, from the killer's side)
-            p.alive = False
-            p.mailbox.clear()
+        if not p.mark_dead():
+            return  # already done (a "kill" does this at once, from the killer's side)
         with self.lock:
             self.procs.pop(p.pid.id, None)
             if p.registered_name is not None and self.names.get(p.registered_name) is p:
@@ -383,12 +433,7 @@ class Runtime:
             elif self.dist is not None:
                 self.dist.send_signal(node, "DEMONITOR", (p.pid, target if type(target) is Pid else target[0], ref))
         if flush:
-            with p.cond:
-                keep = [
-                    m for m in p.mailbox if not (type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] == ref)
-                ]
-                p.mailbox.clear()
-                p.mailbox.extend(keep)
+            p.flush_down(ref)
         return target is not None
 
     def remote_monitor(self, watcher: Pid, target, ref: Ref) -> None:

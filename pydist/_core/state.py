@@ -1,24 +1,41 @@
-"""A process: a blocking Python function with a mailbox, run on a thread.
+"""One process's state: mailbox, selective receive, exit signals.
 
-User processes are plain functions that block in ``receive()``, so each one
-runs on an OS thread. Threads are recycled through a small pool because
-starting one costs far more than a message round trip. A process is told to
-exit by setting ``pending_exit`` and waking it: ``receive`` raises
-``ProcessExitSignal`` (a BaseException, so ``except Exception`` in user
-code does not swallow it); a process busy computing gets the same exception
-asynchronously at its next bytecode.
+This module owns a process's state: nothing else touches ``cond``,
+``mailbox``, ``waiting`` or ``pending_exit`` directly (the runtime and the
+API call the methods here).
+
+Two kinds of process share this class and behave the same to every API:
+
+- a *green* process (the default) is a greenlet run by the node's loop
+  (``_core/scheduler.py``): ``receive`` with nothing to take yields to the
+  loop, and an exit signal takes effect at the process's next yield — no
+  asynchronous exception is ever raised into it;
+- a *thread* process (the prompt, ``-e`` code, scripts, ``spawn(fn,
+  thread=True)``) runs on an OS thread taken from a pool: ``receive``
+  blocks on a lock used as a binary semaphore, and a signal for a thread
+  busy in user code is raised asynchronously, but only at a safe point
+  (``_core/interrupts.py``: never inside pydist, the standard library or
+  an installed package, so no lock is left held).
+
+``ProcessExitSignal`` is a BaseException, so ``except Exception`` in user
+code does not swallow it.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import threading
 import time
 from collections import deque
 
-from .._base.terms import Pid, Ref
+from .._base.terms import Pid, Ref, is_down
+from . import interrupts
 
 _local = threading.local()
+log = logging.getLogger("pydist")
+
+MAILBOX_WARNING = 100_000  # a mailbox this long is said once (and checked against the limit)
 
 
 class ProcessExitSignal(BaseException):
@@ -41,28 +58,43 @@ class Process:
         "cond",
         "dropped_refs",
         "exit_from",
+        "glet",
         "group_leader",
         "handler",
         "iobuf",
+        "job",
+        "label",
         "links",
         "mailbox",
+        "mailbox_limit",
         "monitored_by",
         "monitoring",
         "pending_exit",
         "pid",
         "registered_name",
+        "sched",
         "spawned",
         "thread_ident",
         "trap_exit",
+        "wait_token",
         "waiting",
     )
 
-    def __init__(self, pid: Pid, group_leader: Pid | None, handler=None):
+    def __init__(self, pid: Pid, group_leader: Pid | None, handler=None, sched=None):
         self.pid = pid
         self.mailbox: deque = deque()
         self.cond = threading.Lock()  # guards mailbox, waiting, alive, pending_exit
-        self._wake = threading.Lock()  # held while nobody has woken us: a binary semaphore
-        self._wake.acquire()
+        self.sched = sched  # the node's Scheduler for a green process; None for a thread process
+        if sched is None:
+            self._wake = threading.Lock()  # held while nobody has woken us: a binary semaphore
+            self._wake.acquire()
+        else:
+            self._wake = None
+        self.glet = None  # the greenlet, once the scheduler first runs it
+        self.job = None  # what the greenlet will run
+        self.wait_token = 0  # tells a receive's timer from an older one
+        self.label = None  # the function it runs (for warnings and Process.info)
+        self.mailbox_limit = 0  # 0: unbounded; else the process exits past this many messages
         self.waiting = False
         self.links: set[Pid] = set()
         self.monitored_by: dict = {}  # ref -> watcher pid
@@ -94,13 +126,40 @@ class Process:
             if dropped and type(msg) is tuple and len(msg) > 1 and type(msg[1]) is Ref and msg[1] in dropped:
                 dropped.discard(msg[1])  # the late reply of a call that gave up
                 return
-            self.mailbox.append(msg)
+            box = self.mailbox
+            box.append(msg)
+            n = len(box)
             if self.waiting:
-                if _batch.thread == threading.get_ident():
+                sched = self.sched
+                if sched is not None:
+                    self.waiting = False
+                    sched.wake(self)  # it runs next on the loop (or after the burst)
+                elif _batch.thread == threading.get_ident():
                     _batch.woken.append(self)  # woken once, at the end of the I/O batch
                 else:
                     self.waiting = False
                     self._wake.release()
+        if n >= MAILBOX_WARNING or (self.mailbox_limit and n > self.mailbox_limit):
+            self._long_mailbox(n)
+
+    def _long_mailbox(self, n: int) -> None:
+        limit = self.mailbox_limit
+        if limit and n > limit:
+            if self.pending_exit is None:
+                log.error(
+                    "process %s exceeded its mailbox limit of %d messages and is stopped "
+                    "(raise it with Process.flag('max_mailbox', n), or make it read faster)",
+                    self.pid,
+                    limit,
+                )
+                self.signal_exit(("mailbox_full", limit))
+        elif n == MAILBOX_WARNING:
+            log.warning(
+                "process %s has %d messages waiting in its mailbox (it reads slower than it is sent "
+                "to; cap it with Process.flag('max_mailbox', n) to stop it instead)",
+                self.pid,
+                n,
+            )
 
     def receive(self, timeout: float | None, match=None):
         """The oldest message (for which ``match`` is true); see ``pydist.receive``."""
@@ -109,6 +168,8 @@ class Process:
                 return self.mailbox.popleft()
             except IndexError:
                 pass
+        if self.sched is not None:
+            return self._receive_green(timeout, match)
         deadline = None if timeout is None else time.monotonic() + timeout
         scanned = 0
         lock, box = self.cond, self.mailbox
@@ -156,6 +217,79 @@ class Process:
                 with lock:
                     self.async_ok = self.pending_exit is None
 
+    def _receive_green(self, timeout: float | None, match):
+        """``receive`` of a green process: yield to the loop until a message, an
+        exit signal or the deadline wakes it. Every yield is a safe point."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        scanned = 0
+        lock, box, sched = self.cond, self.mailbox, self.sched
+        while True:
+            with lock:
+                if self.pending_exit is not None:
+                    self.waiting = False
+                    raise ProcessExitSignal()
+                if match is None:
+                    if box:
+                        self.waiting = False
+                        return box.popleft()
+                else:
+                    n = len(box)
+                    for i in range(scanned, n):
+                        msg = box[i]
+                        if match(msg):
+                            del box[i]
+                            self.waiting = False
+                            return msg
+                    scanned = n
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.waiting = False
+                    raise TimeoutError(f"receive: no matching message within {timeout} s")
+                self.waiting = True
+            sched.wait(self, deadline)
+
+    def drop_reply(self, tag) -> None:
+        """Remove the queued message tagged ``tag`` (``msg[1] == tag``), else drop it on arrival."""
+        with self.cond:
+            box = self.mailbox
+            for i, m in enumerate(box):
+                if type(m) is tuple and len(m) > 1 and type(m[1]) is type(tag) and m[1] == tag:
+                    del box[i]
+                    return
+            self.dropped_refs.add(tag)
+
+    def flush_down(self, ref) -> None:
+        """Remove a queued ``("DOWN", ref, …)`` (``Process.demonitor(ref, flush=True)``)."""
+        with self.cond:
+            keep = [m for m in self.mailbox if not is_down(m, ref)]
+            self.mailbox.clear()
+            self.mailbox.extend(keep)
+
+    def take_exit(self):
+        """Clear a pending exit signal; ``(reason, from)`` or ``(None, None)``
+        (the prompt survives exit signals and shows them)."""
+        with self.cond:
+            reason, from_ = self.pending_exit, self.exit_from
+            self.pending_exit = None
+            self.exit_from = None
+        return reason, from_
+
+    def mark_dead(self) -> bool:
+        """The process is gone for the runtime; False if it already was."""
+        with self.cond:
+            if not self.alive:
+                return False
+            self.alive = False
+            self.mailbox.clear()
+        return True
+
+    def stop_waiting(self) -> bool:
+        """A receive's deadline passed: True if the process still waited (it runs again)."""
+        with self.cond:
+            if not self.waiting:
+                return False
+            self.waiting = False
+        return True
+
     def drain(self) -> list:
         with self.cond:
             items = list(self.mailbox)
@@ -163,21 +297,31 @@ class Process:
         return items
 
     def signal_exit(self, reason, from_: Pid | None = None) -> None:
-        """Make this process exit with ``reason`` as soon as it can."""
+        """Make this process exit with ``reason`` as soon as it can (any thread).
+
+        A waiting process is woken and raises ``ProcessExitSignal`` itself. A
+        green process that is running obeys at its next yield. A thread
+        process busy in user code gets the exception asynchronously, at a
+        safe point (``interrupts.request``); asked again for every signal, so
+        user code that swallowed one still dies.
+        """
         with self.cond:
             if not self.alive:
                 return
             if self.pending_exit is None or reason == "killed":
                 self.pending_exit = reason
                 self.exit_from = from_
-            # raised again for every signal: user code that swallowed one still dies
             if self.waiting:
                 self.waiting = False
-                self._wake.release()
+                if self.sched is not None:
+                    self.sched.wake(self)
+                else:
+                    self._wake.release()
+                return
             ident = self.thread_ident
-            if self.async_ok and ident is not None and ident != threading.get_ident():
-                # under the lock, so the target cannot leave user code meanwhile
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(ProcessExitSignal))
+            interrupt = self.sched is None and self.async_ok and ident is not None and ident != threading.get_ident()
+        if interrupt:
+            interrupts.request(self, ProcessExitSignal)
 
     def enter_user_code(self) -> None:
         with self.cond:

@@ -1,4 +1,4 @@
-"""ZeroMQ sockets and the one I/O thread that polls them.
+"""ZeroMQ sockets, served by the node's loop.
 
 Shape (the zguide's peer pattern): each node binds one ROUTER for all
 incoming traffic and opens one DEALER per peer for outgoing traffic, with
@@ -7,18 +7,19 @@ DEALER and stays in order. Both ends use CURVE keys derived from the cookie
 and a ZAP handler admits only that key: nothing reaches ``recv`` from a peer
 that does not hold the cookie.
 
-Threads: the I/O thread owns the ROUTER, every DEALER's monitor socket and
-the creation/closing of DEALERs. Any thread may *send* on a DEALER while
-holding that link's lock (the I/O thread never polls DEALERs), which keeps a
-send free of thread hand-offs.
+Threads: the transport has no thread of its own. The ROUTER and every
+DEALER's monitor socket are readers of the node's scheduler (its loop
+thread polls them, or the standby thread while a green process holds the
+loop; ``io_lock`` keeps it to one at a time); creating and closing DEALERs
+is socket work run where the sockets are served (``call_io``). Any thread
+may *send* on a DEALER while holding that link's lock (nobody polls
+DEALERs), which keeps a send free of thread hand-offs.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-import os
-import queue
 import threading
 import time
 
@@ -37,6 +38,7 @@ _LINK_EVENTS = (
     | zmq.EVENT_HANDSHAKE_FAILED_AUTH
     | zmq.EVENT_DISCONNECTED
 )
+DISCONNECTED = zmq.EVENT_DISCONNECTED
 HANDSHAKE_FAILED = (
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
 )
@@ -80,7 +82,7 @@ def _name(names: dict, ident: bytes) -> str:
 
 class Transport:
     """Owns the ZeroMQ context; calls ``on_frame(node, frame)`` and
-    ``on_link_event(link, event)`` on the I/O thread."""
+    ``on_link_event(link, event)`` where the scheduler serves the sockets."""
 
     def __init__(
         self,
@@ -90,6 +92,7 @@ class Transport:
         port_spec: tuple[int, int] | None,
         on_frame,
         on_link_event,
+        sched,
         batch_hooks=(lambda: None, lambda: None),
     ):
         self.own_name = own_name
@@ -99,6 +102,7 @@ class Transport:
         self.ticktime = ticktime
         self._on_frame = on_frame
         self._on_link_event = on_link_event
+        self.sched = sched
         self.ctx = zmq.Context()
         self._auth = ThreadAuthenticator(self.ctx, log=logging.getLogger("pydist.zap"))
         self._auth.start()
@@ -116,14 +120,10 @@ class Transport:
             self._auth.stop()
             self.ctx.destroy(linger=0)
             raise
-        self._commands: queue.SimpleQueue = queue.SimpleQueue()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        self._monitors: dict = {}
-        self._monitors_changed = False
+        self._names: dict = {}  # routing id -> node name, decoded once
         self._running = True
-        self._thread = threading.Thread(target=self._loop, name="pydist-io", daemon=True)
-        self._thread.start()
+        sched.poll = zmq.zmq_poll  # straight to libzmq: it polls the wake-up pipe too
+        sched.call_io(sched.add_reader, self.router, self._read_router)
 
     def _bind(self, port_spec) -> int:
         if port_spec is None:
@@ -143,31 +143,9 @@ class Transport:
         )
 
     # -- called from any thread -------------------------------------------
-    def call_in_io_thread(self, fn, *args):
-        """Run ``fn(*args)`` on the I/O thread and return its result."""
-        if threading.current_thread() is self._thread:
-            return fn(*args)
-        done = threading.Event()
-        box = []
-
-        def job():
-            try:
-                box.append((True, fn(*args)))
-            except BaseException as err:  # handed back to the caller
-                box.append((False, err))
-            done.set()
-
-        self._commands.put(job)
-        os.write(self._wake_w, b"x")
-        if not done.wait(10.0):
-            raise TimeoutError("pydist I/O thread did not answer")
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value
-
     def open_link(self, node: str, ip: str, port: int) -> Link:
-        return self.call_in_io_thread(self._open_link, node, f"tcp://{ip}:{port}")
+        """A DEALER to ``node`` (made where the sockets are served)."""
+        return self.sched.call_io(self._open_link, node, f"tcp://{ip}:{port}")
 
     def close_link(self, link: Link) -> None:
         with link.lock:
@@ -175,14 +153,9 @@ class Transport:
                 return
             link.closed = True
         if self._running:
-            self._commands.put(lambda: self._close_link(link))
-            try:
-                os.write(self._wake_w, b"x")
-            except OSError:
-                pass
+            self.sched.post_io(self._close_link, link)
 
-    @staticmethod
-    def send(link: Link, frame: bytes) -> bool:
+    def send(self, link: Link, frame: bytes) -> bool:
         """Queue ``frame`` for the peer; False if the link is closed."""
         while True:
             with link.lock:
@@ -193,32 +166,38 @@ class Transport:
                     return True
                 except zmq.Again:
                     # high-water mark: a process waits for the peer to drain (outside the
-                    # lock); the I/O thread must never wait, or nodedown could not be seen
-                    if threading.current_thread().name == "pydist-io":
+                    # lock); the loop itself must never wait, or nodedown could not be seen
+                    if self.sched.polling_here():
                         log.warning("pydist: dropped a frame to %s: its queue is full", link.node)
                         return False
                 except zmq.ZMQError:
                     return False
-            time.sleep(0.001)
+            p = self.sched.green_self()
+            if p is not None:
+                self.sched.yield_now(p)  # others run (and the loop polls) meanwhile
+            else:
+                time.sleep(0.001)
 
     def close(self) -> None:
         if not self._running:
             return
         self._running = False
-        os.write(self._wake_w, b"x")
-        self._thread.join(3.0)
+        try:
+            self.sched.call_io(self._unregister, timeout=3.0)
+        except TimeoutError:
+            pass
         try:
             self._auth.stop()
         except Exception:
             pass
         self.ctx.destroy(linger=0)
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
-    # -- I/O thread ---------------------------------------------------------
+    # -- where the sockets are served -------------------------------------------
+    def _unregister(self) -> None:
+        self.sched.remove_reader(self.router)
+        for mon in [s for s, cb in list(self.sched._readers.items()) if getattr(cb, "_pydist_link", None)]:
+            self.sched.remove_reader(mon)
+
     def _open_link(self, node: str, endpoint: str) -> Link:
         link = Link(node, endpoint)
         d = self.ctx.socket(zmq.DEALER)
@@ -237,17 +216,20 @@ class Transport:
         d.linger = 500
         d.reconnect_ivl = 100
         link.monitor = d.get_monitor_socket(_LINK_EVENTS)
-        self._monitors[link.monitor] = link
-        self._monitors_changed = True
+
+        def on_event(link=link):
+            self._read_monitor(link)
+
+        on_event._pydist_link = True  # type: ignore[attr-defined]
+        self.sched.add_reader(link.monitor, on_event)
         d.connect(endpoint)
         link.dealer = d
         return link
 
     def _close_link(self, link: Link) -> None:
         mon = link.monitor
-        if mon is not None and mon in self._monitors:
-            del self._monitors[mon]
-            self._monitors_changed = True
+        if mon is not None and mon in self.sched._readers:
+            self.sched.remove_reader(mon)
             try:
                 link.dealer.disable_monitor()
             except zmq.ZMQError:
@@ -256,73 +238,50 @@ class Transport:
         if link.dealer is not None:
             link.dealer.close(linger=200)
 
-    def _loop(self) -> None:
+    def _read_router(self) -> None:
+        # Drain the burst with two plain recv calls a message. Asking "is there
+        # more?" costs: zmq.Again builds an exception (an import inside) and
+        # pyzmq's getsockopt an enum. A lone frame (a request, a reply: the
+        # latency case) is followed by one cheap Cython EVENTS check; a real
+        # burst (throughput) then reads on until a single zmq.Again.
         router = self.router
-        base_items = [(router, zmq.POLLIN), (self._wake_r, zmq.POLLIN)]
-        items = list(base_items)
-        poll = zmq.zmq_poll  # straight to libzmq: zmq.Poller's wrapper costs a few µs a wake-up
+        recv = router.recv
+        more = _get
         on_frame = self._on_frame
-        recv, noblock, rcvmore = router.recv, zmq.NOBLOCK, zmq.RCVMORE
-        events, pollin = zmq.EVENTS, int(zmq.POLLIN)
-        more = zmq.backend.Socket.get  # the Cython getter: an int, no enum
-        names: dict = {}  # routing id -> node name, decoded once
-        while self._running:
-            if self._monitors_changed:
-                self._monitors_changed = False
-                items = base_items + [(mon, zmq.POLLIN) for mon in self._monitors]
-            try:
-                ready = poll(items, 1000)
-            except zmq.ZMQError:
-                if not self._running:
-                    return
-                raise
-            for sock, _ in ready:
-                if sock is router:
-                    # Drain the burst with two plain recv calls a message. Asking "is there
-                    # more?" costs: zmq.Again builds an exception (an import inside) and
-                    # pyzmq's getsockopt an enum. A lone frame (a request, a reply: the
-                    # latency case) is followed by one cheap Cython EVENTS check; a real
-                    # burst (throughput) then reads on until a single zmq.Again.
-                    self.begin_batch()
-                    try:
-                        for n in range(1000):
-                            if n == 1 and not more(router, events) & pollin:
-                                break
-                            try:
-                                ident = recv(noblock)
-                            except zmq.Again:
-                                break
-                            frame = recv(0)  # the parts of one message arrive together
-                            if more(router, rcvmore):
-                                while more(router, rcvmore):
-                                    recv(0)  # an authenticated peer sent a shape we never send
-                                continue
-                            try:
-                                on_frame(names.get(ident) or _name(names, ident), frame)
-                            except Exception:
-                                log.exception("pydist: dropped a message that could not be handled")
-                    finally:
-                        self.end_batch()
-                elif sock == self._wake_r:
-                    try:
-                        os.read(self._wake_r, 4096)
-                    except OSError:
-                        pass
-                    while True:
-                        try:
-                            job = self._commands.get_nowait()
-                        except queue.Empty:
-                            break
-                        job()
-                else:
-                    link = self._monitors.get(sock)
-                    if link is None:
-                        continue
-                    try:
-                        event = recv_monitor_message(sock, zmq.NOBLOCK)
-                    except zmq.Again:
-                        continue
-                    try:
-                        self._on_link_event(link, event["event"])
-                    except Exception:
-                        log.exception("pydist: error while handling a connection event")
+        names = self._names
+        self.begin_batch()
+        try:
+            for n in range(1000):
+                if n == 1 and not more(router, _EVENTS) & _POLLIN:
+                    break
+                try:
+                    ident = recv(_NOBLOCK)
+                except zmq.Again:
+                    break
+                frame = recv(0)  # the parts of one message arrive together
+                if more(router, _RCVMORE):
+                    while more(router, _RCVMORE):
+                        recv(0)  # an authenticated peer sent a shape we never send
+                    continue
+                try:
+                    on_frame(names.get(ident) or _name(names, ident), frame)
+                except BaseException:  # SystemExit included: one bad frame never stops the loop
+                    log.exception("pydist: dropped a message that could not be handled")
+        finally:
+            self.end_batch()
+
+    def _read_monitor(self, link: Link) -> None:
+        try:
+            event = recv_monitor_message(link.monitor, zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        except zmq.ZMQError:
+            return
+        try:
+            self._on_link_event(link, event["event"])
+        except Exception:
+            log.exception("pydist: error while handling a connection event")
+
+
+_get = zmq.backend.Socket.get  # the Cython getter: an int, no enum
+_EVENTS, _POLLIN, _RCVMORE = zmq.EVENTS, int(zmq.POLLIN), zmq.RCVMORE

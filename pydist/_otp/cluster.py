@@ -18,10 +18,10 @@ node this host's name server knows).
 from __future__ import annotations
 
 import logging
-import threading
+import time
 
 from .._api.node import Node
-from .._api.processes import Process, node
+from .._api.processes import Process, make_ref, node, receive, send, spawn
 from .._api.processes import self as self_pid
 from .._base import names as _names
 from .genserver import GenServer
@@ -34,13 +34,29 @@ log = logging.getLogger("pydist")
 DEFAULT_POLLING_INTERVAL = 5.0
 
 
+def _connect_one(parent, tag, name) -> None:
+    send(parent, ("$connected", tag, name, Node.connect(name)))
+
+
 def _connect_all(names, timeout: float) -> None:
-    """Connect to each of ``names`` at once (a dead host costs its own wait only)."""
-    threads = [threading.Thread(target=Node.connect, args=(n,), daemon=True, name=f"pydist-cluster-{n}") for n in names]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
+    """Connect to each of ``names`` at once (a dead host costs its own wait only).
+
+    One process per node, each waiting in ``Node.connect`` (which never
+    holds the node's loop); the strategy waits for their answers up to
+    ``timeout``. A late answer is dropped by ``handle_info``.
+    """
+    me, tag = self_pid(), make_ref()
+    for n in names:
+        spawn(_connect_one, me, tag, n)
+    deadline = time.monotonic() + timeout
+    for _ in names:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            receive(left, lambda m: type(m) is tuple and len(m) == 4 and m[0] == "$connected" and m[1] == tag)
+        except TimeoutError:
+            return
 
 
 class _Strategy(GenServer):
@@ -90,7 +106,9 @@ class _Strategy(GenServer):
             _connect_all(missing, timeout=10.0)
 
     def handle_info(self, msg, st):
-        if msg == "$poll":
+        if type(msg) is tuple and len(msg) == 4 and msg[0] == "$connected":
+            pass  # a connection attempt that answered after its round gave up waiting
+        elif msg == "$poll":
             self._poll(st)
             Process.send_after(self_pid(), "$poll", st["interval"])
         elif type(msg) is tuple and len(msg) == 2 and msg[0] in ("nodeup", "nodedown") and self.watches(st, msg[1]):

@@ -20,6 +20,7 @@ import sys
 
 from .._base.reasons import exit_signal
 from .._base.tracebacks import format_user_exception
+from .._core import interrupts
 from .._core.state import ProcessExitSignal, current
 
 __all__ = ["INTERRUPT", "Evaluator", "format_exception", "is_complete", "take_exit_signal"]
@@ -111,13 +112,7 @@ def take_exit_signal(proc=None) -> str | None:
     proc = proc or current()
     if proc is None:
         return None
-    with proc.cond:
-        reason, from_ = proc.pending_exit, getattr(proc, "exit_from", None)
-        proc.pending_exit = None
-        try:
-            proc.exit_from = None
-        except AttributeError:
-            pass
+    reason, from_ = proc.take_exit()
     if reason is None:
         return None
     return exit_signal(reason, from_)
@@ -246,6 +241,7 @@ class Evaluator:
         n = self.counter
         return f"<pydist:{n}>" if self.attempts == 1 else f"<pydist:{n}#{self.attempts}>"
 
+    @interrupts.boundary  # where the prompt hands over to the entry: exit signals may land below
     def _execute(self, src: str, fname: str):
         tree = ast.parse(src, fname, "exec")
         last = None

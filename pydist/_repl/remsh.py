@@ -90,7 +90,9 @@ class RemoteEvaluator:
         self.counter = 1
         me = RUNTIME.adopt()
         self.me = me
-        pid, self.mref = spawn_on(node, session_main, (me.pid, color, width), link=True, monitor=True, what="--remsh")
+        pid, self.mref = spawn_on(
+            node, session_main, (me.pid, color, width), link=True, monitor=True, what="--remsh", thread=True
+        )
         self.session = pid
         msg = self._wait(lambda m: m[0] == "$remsh_ready", READY_TIMEOUT)
         if msg[0] == "DOWN":

@@ -70,26 +70,55 @@ def started():
     return receive(timeout=30, match=lambda m: m[0] == "started")[1]
 
 
-def test_kill_is_untrappable_and_reaches_a_busy_process():
+def test_kill_is_untrappable_and_reaches_a_busy_thread_process():
+    # a busy loop that never yields belongs in a thread process (a green one would hold the loop)
     def busy(parent):
         Process.flag("trap_exit", True)
         send(parent, ("started", self()))
         while True:
             sum(range(1000))
 
-    pid, ref = spawn_monitor(busy, self())
+    pid, ref = spawn_monitor(busy, self(), thread=True)
     assert started() == pid
     Process.exit(pid, "kill")
     msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
     assert msg[4] == "killed"
 
 
-def test_kill_is_immediate_even_for_a_process_stuck_in_c_code():
+def test_a_busy_green_process_obeys_at_its_next_yield():
+    def busy(parent):
+        Process.flag("trap_exit", True)
+        send(parent, ("started", self()))
+        while True:
+            sum(range(1000))
+            Process.sleep(0)  # a yield: the loop runs the others, and exit signals land here
+
+    pid, ref = spawn_monitor(busy, self())
+    assert started() == pid
+    Process.exit(pid, "kill")
+    msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)
+    assert msg[4] == "killed"
+    assert wait_until(lambda: pid not in Process.list())
+
+
+def wait_until(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("thread", [False, True], ids=["green", "thread"])
+def test_kill_is_immediate_even_for_a_process_stuck_in_sleep(thread):
+    # time.sleep in a green process sleeps that process only; in a thread process it
+    # is the real C call, and the kill's bookkeeping does not wait for it to return
     def stuck(parent):
         send(parent, ("started", self()))
         time.sleep(60)
 
-    pid, ref = spawn_monitor(stuck, self())
+    pid, ref = spawn_monitor(stuck, self(), thread=thread)
     started()
     time.sleep(0.1)  # on purpose: let it get into the C call
     t0 = time.monotonic()
@@ -109,7 +138,7 @@ def test_a_swallowed_kill_still_kills():
             except BaseException:
                 pass
 
-    pid, ref = spawn_monitor(stubborn, self())
+    pid, ref = spawn_monitor(stubborn, self(), thread=True)
     started()
     Process.exit(pid, "kill")
     msg = receive(timeout=5, match=lambda m: m[0] == "DOWN" and m[1] == ref)

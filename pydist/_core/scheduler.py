@@ -1,0 +1,419 @@
+"""The scheduler: green processes run by the node's own I/O loop.
+
+One thread per node, ``pydist-io``, runs a loop that
+
+1. runs the green processes that are ready, each until it yields (a
+   ``receive`` with nothing to take, a sleep, a blocking call handed to a
+   helper thread, or a time slice used up by a process that keeps sending);
+2. polls the sockets registered with it (the transport's ROUTER and its
+   connection monitors) and a wake-up pipe, handing each readable one to its
+   reader: a frame decoded there is put into the target mailbox and, if that
+   process was waiting, the process joins the run queue and runs next, on
+   this same thread — no other thread is woken for a message;
+3. fires due timers (receive timeouts, sleeps).
+
+A green process is a greenlet whose parent is the loop (the "hub"): it
+yields by switching to the hub, and the hub switches back when the process
+is ready. Greenlets are bound to the thread that made them, so every switch
+happens on this thread; other threads (thread processes, the prompt, the
+ZAP handler, timers) reach the loop only through :meth:`Scheduler.call_soon_threadsafe`:
+a deque plus one byte on the pipe while the loop sleeps in ``poll``.
+
+No asynchronous exception is ever raised into a green process: an exit
+signal marks the process and wakes it if it waits, and the process raises
+``ProcessExitSignal`` itself at its next yield (``receive``, a sleep).
+
+A green process that does not yield (a long computation, a blocking call
+into C) holds the loop. The *standby* thread notices within a quarter of a
+second, takes over the sockets (they are guarded by ``io_lock``, which the
+loop holds only while polling) and keeps serving pings, connection events,
+nodedown and messages to thread processes until the loop comes back; after
+about a second it logs one warning naming the process and the fix
+(``spawn(fn, thread=True)``). docs/architecture.md compares this with
+Erlang's preemption, gevent and asyncio.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import select
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import greenlet
+
+from . import interrupts
+from .state import Process, ProcessExitSignal, set_current
+
+log = logging.getLogger("pydist")
+
+_real_sleep = time.sleep
+_get_ident = threading.get_ident
+
+HOLD_WARNING = 1.0  # seconds a green process may hold the loop before a warning names it
+STANDBY_AFTER = 0.25  # seconds before the standby thread serves the sockets meanwhile
+SLICE_SENDS = 256  # sends a green process may do before it yields to others (fairness)
+
+
+def _select_poll(items, timeout_ms):
+    """``zmq.zmq_poll``'s shape for plain file descriptors (a node that is not
+    distributed has only the wake-up pipe: no need to import zmq)."""
+    fds = [fd for fd, _ in items]
+    r, _, _ = select.select(fds, [], [], None if timeout_ms < 0 else timeout_ms / 1000)
+    return [(fd, 1) for fd in r]
+
+
+class Scheduler:
+    """The node's loop: run queue, timers, readers, the standby thread."""
+
+    def __init__(self) -> None:
+        self._runq: deque[Process] = deque()
+        self._incoming: deque = deque()  # callables posted by other threads (run on the loop)
+        self._io_jobs: deque = deque()  # socket work posted by other threads (whoever polls runs it)
+        self._timers: list = []  # heap of (when, seq, fn, arg)
+        self._seq = itertools.count()
+        self._readers: dict = {}  # socket or fd -> callback()
+        self._items: list = []
+        self._items_dirty = True
+        self.poll = _select_poll  # the transport installs zmq.zmq_poll with its first socket
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._readers[self._wake_r] = self._drain_pipe
+        self._sleeping = False
+        self._running = True
+        self.io_lock = threading.Lock()  # held by whoever polls the sockets: the loop or the standby
+        self.current: Process | None = None  # the green process running now (None: the hub)
+        self.slice_start = 0.0
+        self.sends = 0  # sends by the current process in this slice
+        self.hub: greenlet.greenlet | None = None
+        self.ident: int | None = None
+        self._pool: Any = None  # threads for blocking calls of green processes (set by the runtime)
+        started = threading.Event()
+        self.thread = threading.Thread(target=self._main, args=(started,), name="pydist-io", daemon=True)
+        self.thread.start()
+        started.wait()
+        self._standby = threading.Thread(target=self._standby_loop, name="pydist-standby", daemon=True)
+        self._standby.start()
+
+    # -- which context are we in? ----------------------------------------------------
+    def in_loop_thread(self) -> bool:
+        return _get_ident() == self.ident
+
+    def in_hub(self) -> bool:
+        """On the loop, outside any process: handling a frame or a timer. Must never wait."""
+        return _get_ident() == self.ident and self.current is None
+
+    def polling_here(self) -> bool:
+        """This thread serves the sockets now (the loop, or the standby while the loop is held)."""
+        return (_get_ident() == self.ident and self.current is None) or _get_ident() == self._standby.ident
+
+    def green_self(self) -> Process | None:
+        """The green process calling this (None in a thread or in the hub)."""
+        if _get_ident() == self.ident:
+            return self.current
+        return None
+
+    # -- posting work ---------------------------------------------------------------
+    def call_soon_threadsafe(self, fn, *args) -> None:
+        """Run ``fn(*args)`` on the loop thread soon (from any thread)."""
+        self._incoming.append((fn, args))
+        if self._sleeping:
+            self._poke()
+
+    def call_io(self, fn, *args, timeout: float = 10.0):
+        """Run socket work ``fn(*args)`` where the sockets are served, and return its value.
+
+        Runs at once if this thread polls the sockets now (or is a green
+        process on the loop); else it is posted and the caller waits.
+        """
+        if self.polling_here() or _get_ident() == self.ident:
+            return fn(*args)
+        done = threading.Event()
+        box: list = []
+
+        def job():
+            try:
+                box.append((True, fn(*args)))
+            except BaseException as err:  # handed back to the caller
+                box.append((False, err))
+            done.set()
+
+        self._io_jobs.append(job)
+        self._poke()
+        if not done.wait(timeout):
+            raise TimeoutError("pydist: the node's I/O loop did not answer")
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+    def post_io(self, fn, *args) -> None:
+        """Socket work that nobody waits for (closing a connection)."""
+        if self.polling_here():
+            fn(*args)
+            return
+        self._io_jobs.append(lambda: fn(*args))
+        self._poke()
+
+    def _poke(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full: the loop is awake anyway
+
+    def _drain_pipe(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    # -- sockets ----------------------------------------------------------------------
+    def add_reader(self, sock, callback) -> None:
+        """Call ``callback()`` when ``sock`` is readable (a zmq socket or an fd).
+        Only from where the sockets are served (see :meth:`call_io`)."""
+        self._readers[sock] = callback
+        self._items_dirty = True
+
+    def remove_reader(self, sock) -> None:
+        if self._readers.pop(sock, None) is not None:
+            self._items_dirty = True
+
+    # -- green processes --------------------------------------------------------------
+    def start(self, p: Process, job) -> None:
+        """Run ``job()`` as the green process ``p`` (from any thread)."""
+        p.job = job
+        if _get_ident() == self.ident:
+            self._runq.append(p)
+        else:
+            self.call_soon_threadsafe(self._runq.append, p)
+
+    def wake(self, p: Process) -> None:
+        """``p`` (a green process that waited) is ready to run (from any thread)."""
+        if _get_ident() == self.ident:
+            self._runq.append(p)
+        else:
+            self._incoming.append((self._runq.append, (p,)))
+            if self._sleeping:
+                self._poke()
+
+    def wait(self, p: Process, deadline: float | None) -> None:
+        """Yield until woken (or ``deadline``): called by ``p`` itself, in ``receive``."""
+        p.wait_token += 1  # any older timer of this process is stale from now on
+        if deadline is not None:
+            heapq.heappush(self._timers, (deadline, next(self._seq), self._timeout, (p, p.wait_token)))
+        self.hub.switch()  # type: ignore[union-attr]
+
+    def _timeout(self, arg) -> None:
+        p, token = arg
+        if p.wait_token == token and p.stop_waiting():
+            self._runq.append(p)
+
+    def yield_now(self, p: Process) -> None:
+        """Let the others run (a process that keeps sending without receiving)."""
+        self._runq.append(p)
+        self.hub.switch()  # type: ignore[union-attr]
+        if p.pending_exit is not None:
+            raise ProcessExitSignal()
+
+    def blocking(self, fn, *args):
+        """Run a blocking call on a helper thread while the calling green process
+        yields (connecting to a node, asking a name server, waiting for a reply
+        frame): the loop keeps running meanwhile."""
+        p = self.current
+        if p is None or _get_ident() != self.ident:
+            return fn(*args)
+        box: list = []
+
+        def work():
+            try:
+                box.append((True, fn(*args)))
+            except BaseException as err:  # handed back to the process
+                box.append((False, err))
+            self.call_soon_threadsafe(self._runq.append, p)
+
+        assert self._pool is not None
+        self._pool.submit(work)
+        while not box:
+            self.hub.switch()  # type: ignore[union-attr]
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+    def sleep(self, seconds: float) -> None:
+        """Cooperative sleep of the calling green process (exit signals end it)."""
+        p = self.current
+        assert p is not None
+        if seconds <= 0:
+            self.yield_now(p)
+            return
+        try:
+            p.receive(seconds, _never)
+        except TimeoutError:
+            pass
+
+    # -- the loop ---------------------------------------------------------------------
+    def _main(self, started: threading.Event) -> None:
+        self.ident = _get_ident()
+        self.hub = greenlet.getcurrent()
+        started.set()
+        try:
+            self._loop()
+        except BaseException as err:  # the loop cannot go on: leave, so peers see nodedown
+            try:
+                log.critical("pydist: the node's I/O loop failed (%s: %s); the node exits", type(err).__name__, err)
+                sys.stderr.write(f"pydist: the node's I/O loop failed ({type(err).__name__}: {err}); exiting\n")
+                sys.stderr.flush()
+            finally:
+                os._exit(70)
+
+    def _loop(self) -> None:
+        runq, incoming, timers = self._runq, self._incoming, self._timers
+        monotonic = time.monotonic
+        while self._running:
+            while incoming:
+                fn, args = incoming.popleft()
+                try:
+                    fn(*args)
+                except Exception:
+                    log.exception("pydist: a task posted to the I/O loop failed")
+            if runq:
+                self._run_ready()
+            if runq or incoming:
+                timeout = 0
+            elif timers:
+                timeout = max(0, int((timers[0][0] - monotonic()) * 1000) + 1)
+            else:
+                timeout = 1000
+            self._sleeping = True
+            if incoming:
+                timeout = 0
+            with self.io_lock:
+                self._poll_once(timeout)
+            self._sleeping = False
+            if timers and timers[0][0] <= monotonic():
+                now = monotonic()
+                while timers and timers[0][0] <= now:
+                    _, _, fn, arg = heapq.heappop(timers)
+                    try:
+                        fn(arg)
+                    except Exception:
+                        log.exception("pydist: a timer failed")
+
+    def _run_ready(self) -> None:
+        runq = self._runq
+        hub = self.hub
+        monotonic = time.monotonic
+        for _ in range(len(runq)):  # those ready now; the ones they wake run after the next poll
+            p = runq.popleft()
+            g = p.glet
+            if g is None:
+                job = p.job
+                if job is None:
+                    continue  # finished, or woken twice
+                p.job = None
+                g = p.glet = greenlet.greenlet(job, hub)
+            elif g.dead:
+                continue
+            self.current = p
+            self.sends = 0
+            self.slice_start = monotonic()
+            set_current(p)
+            try:
+                g.switch()
+            except BaseException:  # a process body lets nothing out; if one does, the loop goes on
+                log.exception("pydist: process %s escaped its runner", p.pid)
+            finally:
+                self.current = None
+                set_current(None)
+            if g.dead:
+                p.glet = None  # the stack and frames go now
+
+    def _poll_once(self, timeout: int) -> None:
+        if self._items_dirty:
+            self._items_dirty = False
+            self._items = [(s, 1) for s in self._readers]  # 1 = POLLIN for zmq and select
+        ready = self.poll(self._items, timeout)
+        readers = self._readers
+        for sock, _ in ready:
+            cb = readers.get(sock)
+            if cb is None:
+                continue
+            try:
+                cb()
+            except BaseException:  # anything a reader lets out is logged; the loop goes on
+                log.exception("pydist: error while reading from a socket")
+        jobs = self._io_jobs
+        while jobs:
+            job = jobs.popleft()
+            try:
+                job()
+            except BaseException:
+                log.exception("pydist: socket work failed")
+
+    # -- the standby ------------------------------------------------------------------
+    def _standby_loop(self) -> None:
+        warned = None
+        while self._running:
+            _real_sleep(STANDBY_AFTER / 2)
+            p, since = self.current, self.slice_start
+            if p is None or time.monotonic() - since < STANDBY_AFTER:
+                continue
+            if not self.io_lock.acquire(blocking=False):
+                continue
+            try:
+                while self._running and self.current is p and self.slice_start == since:
+                    held = time.monotonic() - since
+                    if held >= HOLD_WARNING and warned != (p, since):
+                        warned = (p, since)
+                        log.warning(
+                            "process %s (%s) has held the scheduler for %.1f s without yielding; "
+                            "other green processes wait meanwhile. Run blocking or long work in a "
+                            "thread process: spawn(fn, thread=True)",
+                            p.pid,
+                            _describe(p),
+                            held,
+                        )
+                    self._poll_once(50)
+            finally:
+                self.io_lock.release()
+
+    def stats(self) -> dict:
+        return {"ready": len(self._runq), "timers": len(self._timers), "readers": len(self._readers)}
+
+
+def _never(_msg) -> bool:
+    return False
+
+
+def _describe(p: Process) -> str:
+    fn = p.label
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+# -- time.sleep inside a green process sleeps that process only ----------------------
+SCHEDULER: Scheduler | None = None
+
+
+@interrupts.transparent
+def _green_aware_sleep(seconds: float) -> None:
+    s = SCHEDULER
+    if s is not None and s.current is not None and _get_ident() == s.ident:
+        s.sleep(seconds)
+    else:
+        _real_sleep(seconds)
+
+
+def install_sleep() -> None:
+    """``time.sleep`` becomes cooperative in green processes (and stays the real
+    sleep everywhere else). The only global patch pydist makes."""
+    if time.sleep is _real_sleep:
+        time.sleep = _green_aware_sleep
