@@ -72,6 +72,7 @@ _LAZY = {
     "Registry": "_otp.registry",
     "erpc": "_api.erpc",
     "DynamicSupervisor": "_otp.dynamic_supervisor",
+    "Timer": "_otp.timer",
     "h": "_repl.help",
 }
 

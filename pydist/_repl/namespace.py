@@ -30,6 +30,7 @@ BUILTIN_NAMES = (
     "Registry",
     "erpc",
     "DynamicSupervisor",
+    "Timer",
     "h",
 )
 
