@@ -1,7 +1,8 @@
 """``Global``: names that hold across the whole cluster (Erlang's ``:global``).
 
 Every node that uses it runs one name server, a GenServer registered
-locally as ``pydist_global`` and started on first use. Each server keeps
+locally as ``pydist_global`` and started on first use (it fetches the
+connected nodes' tables before its first answer, see ``peer_pull``). Each server keeps
 the whole table (name -> pid) and monitors every registered pid, so a name
 goes when its process dies or its node goes down (the DOWN then says
 ``noconnection``), on each node by itself, with no message to wait for.
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 
 from .._api.node import Node
@@ -34,6 +34,7 @@ from .._api.rpc import rpc
 from .._base.errors import Exit
 from .._base.terms import Pid
 from .genserver import GenServer
+from .peer_pull import PeerPull
 
 __all__ = ["Global"]
 
@@ -44,33 +45,23 @@ RESERVE_SECONDS = 10.0  # a reservation whose registration never finished lapses
 TRIES = 30
 CALL_TIMEOUT = 5.0
 
-# Held only while this node's server starts and fetches the others' tables, so no
-# process reads a half-filled table (a thread lock today; a process-level one once
-# processes are green).
-_starting = threading.Lock()
-
 
 def _server() -> Pid:
-    """This node's name server, started (and filled from the connected nodes) on first use."""
+    """This node's name server, started on first use (it fetches the connected
+    nodes' tables before it answers anything: ``PeerPull``)."""
     pid = Process.whereis(SERVER)
     if pid is not None:
         return pid
-    with _starting:
-        pid = Process.whereis(SERVER)
-        if pid is not None:
-            return pid
-        ret = GenServer.start(_GlobalServer, None, name=SERVER)
-        if ret[0] != "ok":
-            if type(ret[1]) is tuple and ret[1][0] == "already_started":
-                return ret[1][1]
-            raise RuntimeError(f"Global: this node's name server did not start: {ret!r}")
-        _pull(ret[1])
+    ret = GenServer.start(_GlobalServer, None, name=SERVER)
+    if ret[0] == "ok":
         return ret[1]
+    if type(ret[1]) is tuple and ret[1][0] == "already_started":
+        return ret[1][1]  # another process of this node started it just now
+    raise RuntimeError(f"Global: this node's name server did not start: {ret!r}")
 
 
 def _pull(server: Pid) -> None:
-    """Every connected server sends its table to ``server`` before it answers us, so
-    the tables are in ``server``'s mailbox ahead of anything we ask it next."""
+    """Every connected server sends its table to ``server`` before it answers us."""
     others = Node.list()
     if others:
         GenServer.multi_call(others, SERVER, ("sync_to", server), timeout=CALL_TIMEOUT)
@@ -125,6 +116,8 @@ class _Table:
         self.names: dict = {}  # name -> [pid, resolve, monitor ref]
         self.by_mref: dict = {}  # monitor ref -> name
         self.reserved: dict = {}  # name -> (token ref, expiry)
+        # made in the server's init: ask the connected nodes' servers for their tables
+        self.pull = PeerPull(SERVER, lambda dest, tag: send(dest, ("$global_pull", self_pid(), tag)))
 
     def add(self, name, pid, resolve) -> None:
         self.drop(name)
@@ -149,14 +142,20 @@ class _GlobalServer(GenServer):
         return ("ok", _Table())
 
     def handle_call(self, request, from_, t):
+        if t.pull.waiting:  # the connected nodes' tables are on their way
+            t.pull.hold(from_, request)
+            return ("noreply", t)
+        return ("reply", self._answer(t, request), t)
+
+    def _answer(self, t, request):
         op = request[0]
         if op == "whereis":
             e = t.names.get(request[1])
-            return ("reply", e[0] if e else None, t)
+            return e[0] if e else None
         if op == "names":
-            return ("reply", list(t.names), t)
+            return list(t.names)
         if op == "reserve":
-            return ("reply", self._reserve(t, *request[1:]), t)
+            return self._reserve(t, *request[1:])
         if op == "commit":
             _, name, pid, resolve, token = request
             r = t.reserved.get(name)
@@ -164,16 +163,16 @@ class _GlobalServer(GenServer):
                 del t.reserved[name]
             e = t.names.get(name)
             if e is not None:
-                return ("reply", "yes" if e[0] == pid else "no", t)
+                return "yes" if e[0] == pid else "no"
             t.add(name, pid, resolve)
-            return ("reply", "yes", t)
+            return "yes"
         if op == "unregister":
             t.drop(request[1])
-            return ("reply", "ok", t)
+            return "ok"
         if op == "sync_to":
-            send(request[1], ("$global_sync", self_pid(), t.snapshot()))
-            return ("reply", "ok", t)
-        return ("reply", ("error", ("unknown_call", request)), t)
+            send(request[1], ("$global_sync", self_pid(), t.snapshot(), None))
+            return "ok"
+        return ("error", ("unknown_call", request))
 
     @staticmethod
     def _reserve(t, name, pid, token):
@@ -205,12 +204,17 @@ class _GlobalServer(GenServer):
     def handle_info(self, msg, t):
         kind = msg[0] if type(msg) is tuple and msg else None
         if kind == "DOWN":
+            if t.pull.gone(msg[1]):  # that node runs no name server (or went down)
+                t.pull.release(lambda req: self._answer(t, req))
+                return ("noreply", t)
             name = t.by_mref.pop(msg[1], None)
             e = t.names.get(name) if name is not None else None
             if e is not None and e[2] == msg[1]:
                 del t.names[name]
+        elif kind == "$global_pull":
+            send(msg[1], ("$global_sync", self_pid(), t.snapshot(), msg[2]))
         elif kind == "nodeup":
-            send((SERVER, msg[1]), ("$global_sync", self_pid(), t.snapshot()))
+            send((SERVER, msg[1]), ("$global_sync", self_pid(), t.snapshot(), None))
         elif kind == "nodedown":
             for name, (token, _) in list(t.reserved.items()):
                 if token.node == msg[1]:
@@ -222,6 +226,8 @@ class _GlobalServer(GenServer):
                     t.add(name, pid, resolve)
                 elif e[0] != pid:
                     self._clash(t, name, e, pid)
+            if t.pull.answered(msg[3]):
+                t.pull.release(lambda req: self._answer(t, req))
         else:
             return super().handle_info(msg, t)
         return ("noreply", t)

@@ -11,12 +11,10 @@ remote round trip, eventually consistent as in Erlang.
 
 Peers find each other when nodes connect (``nodeup`` -> ``$pg_discover``,
 answered by a full ``$pg_sync``). A server started later fetches the
-others' members before its first answer, as ``Global``'s does.
+others' members before it answers a read, as ``Global``'s does (``peer_pull``).
 """
 
 from __future__ import annotations
-
-import threading
 
 from .._api.node import Node
 from .._api.processes import Process, send
@@ -24,38 +22,33 @@ from .._api.processes import node as own_node
 from .._api.processes import self as self_pid
 from .._base.terms import Pid
 from .genserver import GenServer
+from .peer_pull import PeerPull
 
 __all__ = ["pg"]
 
 DEFAULT = "pg"
 CALL_TIMEOUT = 5.0
 
-_starting = threading.Lock()  # held while a scope server starts and fetches its peers' members
-
 
 def _scope(scope) -> Pid:
-    """The scope's server on this node, started (and filled) on first use."""
+    """The scope's server on this node, started on first use (it fetches its peers'
+    members before it answers anything: ``PeerPull``)."""
     if not isinstance(scope, str):
         raise TypeError(f"pg: a scope is a name (a string), not {scope!r}")
     pid = Process.whereis(scope)
     if pid is not None:
         return pid
-    with _starting:
-        pid = Process.whereis(scope)
-        if pid is not None:
-            return pid
-        ret = _start(scope, link=False)
-        if ret[0] != "ok":
-            raise RuntimeError(f"pg: the scope {scope!r} did not start: {ret!r}")
+    ret = _start(scope, link=False)
+    if ret[0] == "ok":
         return ret[1]
+    if type(ret[1]) is tuple and ret[1][0] == "already_started":
+        return ret[1][1]  # another process of this node started it just now
+    raise RuntimeError(f"pg: the scope {scope!r} did not start: {ret!r}")
 
 
 def _start(scope, link: bool):
     start = GenServer.start_link if link else GenServer.start
-    ret = start(_ScopeServer, scope, name=scope)
-    if ret[0] == "ok" and Node.list():  # peers send their members before answering us
-        GenServer.multi_call(Node.list(), scope, ("discover", ret[1]), timeout=CALL_TIMEOUT)
-    return ret
+    return start(_ScopeServer, scope, name=scope)
 
 
 def _pids(pid_or_pids, what: str) -> list:
@@ -79,6 +72,8 @@ class _State:
         self.remote: dict = {}  # peer scope server -> {group: [pid, ...]}
         self.peers: dict = {}  # peer scope server -> monitor ref
         self.watchers: dict = {}  # ref -> (watcher pid, group or None for the whole scope, monitor ref)
+        # made in the server's init: ask the connected nodes' scope servers for their members
+        self.pull = PeerPull(scope, lambda dest, tag: send(dest, ("$pg_discover", self_pid(), tag)))
 
     def members(self, group) -> list:
         out = list(self.local.get(group, ()))
@@ -108,8 +103,8 @@ class _State:
         self.remote.setdefault(peer, {})
         return True
 
-    def sync_to(self, peer: Pid) -> None:
-        send(peer, ("$pg_sync", self_pid(), {g: list(ms) for g, ms in self.local.items() if ms}))
+    def sync_to(self, peer: Pid, tag=None) -> None:
+        send(peer, ("$pg_sync", self_pid(), {g: list(ms) for g, ms in self.local.items() if ms}, tag))
 
 
 def _remove(groups: dict, group, pids) -> list:
@@ -133,6 +128,9 @@ class _ScopeServer(GenServer):
 
     def handle_call(self, request, from_, st):
         op = request[0]
+        if st.pull.waiting and op in ("members", "groups", "monitor"):  # peers' members are on their way
+            st.pull.hold(from_, request)
+            return ("noreply", st)
         if op == "members":
             return ("reply", st.members(request[1]), st)
         if op == "local_members":
@@ -168,11 +166,16 @@ class _ScopeServer(GenServer):
             if w is not None:
                 Process.demonitor(w[2], flush=True)
             return ("reply", "ok" if w is not None else False, st)
-        if op == "discover":  # a new server elsewhere asks for our members
-            st.add_peer(request[1])
-            st.sync_to(request[1])
-            return ("reply", "ok", st)
         return ("reply", ("error", ("unknown_call", request)), st)
+
+    def _answer(self, st, request):
+        """A held call, once the peers' members are in."""
+        op = request[0]
+        if op == "members":
+            return st.members(request[1])
+        if op == "groups":
+            return st.groups()
+        return self.handle_call(request, None, st)[1]
 
     def handle_info(self, msg, st):
         kind = msg[0] if type(msg) is tuple and msg else None
@@ -187,19 +190,24 @@ class _ScopeServer(GenServer):
             if gone:
                 st.notify("leave", group, gone)
         elif kind == "$pg_sync":
-            _, peer, groups = msg
+            _, peer, groups, tag = msg
             if st.add_peer(peer):
                 st.sync_to(peer)  # it learns ours too
             self._replace(st, peer, groups)
+            if st.pull.answered(tag):
+                st.pull.release(lambda req: self._answer(st, req))
         elif kind == "$pg_discover":
             st.add_peer(msg[1])
-            st.sync_to(msg[1])
+            st.sync_to(msg[1], msg[2])
         elif kind == "nodeup":
-            send((st.scope, msg[1]), ("$pg_discover", self_pid()))
+            send((st.scope, msg[1]), ("$pg_discover", self_pid(), None))
         elif kind == "nodedown":
             pass  # the peer server's DOWN (noconnection) does the work
         elif kind == "DOWN":
-            self._down(st, msg[1], msg[3])
+            if st.pull.gone(msg[1]):  # no scope server on that node (or it went down)
+                st.pull.release(lambda req: self._answer(st, req))
+            else:
+                self._down(st, msg[1], msg[3])
         else:
             return super().handle_info(msg, st)
         return ("noreply", st)
