@@ -97,10 +97,16 @@ class Runtime:
 
     # -- processes ------------------------------------------------------------
     def adopt(self) -> Process:
-        """Make the calling thread a process (the prompt, a script's main thread)."""
+        """The calling process; a thread that is none becomes one (the prompt, a script).
+
+        A spawned process stays itself even once it is dead (killed, its exit
+        not reached yet): it must not turn into a fresh process that lives on.
+        """
         p = current()
-        if p is not None and p.alive:
+        if p is not None and (p.alive or p.spawned):
             return p
+        if self._sched is not None and self._sched.in_loop_thread():
+            raise RuntimeError("pydist: the node's loop itself is not a process (a handler called a process API)")
         p = Process(self.new_pid(), self.user_io)
         p.thread_ident = threading.get_ident()
         with self.lock:
