@@ -73,6 +73,9 @@ _LAZY = {
     "erpc": "_api.erpc",
     "DynamicSupervisor": "_otp.dynamic_supervisor",
     "Timer": "_otp.timer",
+    "i": "_api.info",
+    "get_state": "_otp.server_state",
+    "replace_state": "_otp.server_state",
     "h": "_repl.help",
 }
 

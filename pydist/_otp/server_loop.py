@@ -50,6 +50,27 @@ def _valid_extra(x) -> bool:
     return x in ("hibernate", "infinity", None) or (type(x) is tuple and len(x) == 2 and x[0] == "continue")
 
 
+class SysRequest:
+    """A ``get_state`` / ``replace_state`` call (Erlang's system messages, ``:sys``):
+    the loop answers it between two messages; the callbacks never see it."""
+
+    __slots__ = ("fn", "op")
+
+    def __init__(self, op: str, fn=None):
+        self.op, self.fn = op, fn
+
+
+def _system(req: SysRequest, state):
+    """``(reply, new_state)``: a failing ``replace_state`` function leaves the state as it was."""
+    if req.op == "get_state":
+        return ("ok", state), state
+    try:
+        new = req.fn(state)
+    except Exception as err:
+        return ("error", exception_reason(err)), state
+    return ("ok", new), new
+
+
 class _BadReturn(Exception):
     def __init__(self, value):
         super().__init__(value)
@@ -186,6 +207,10 @@ class _Server:
             kind = msg[0] if msg else None
             if kind == "$gen_call" and len(msg) == 3:
                 from_, request = msg[1], msg[2]
+                if type(request) is SysRequest:
+                    reply, state = _system(request, state)
+                    send(from_[0], ("$gen_reply", from_[1], reply))
+                    return state, None
                 self.cb = "handle_call"
                 ret = inst.handle_call(request, from_, state)
                 if (

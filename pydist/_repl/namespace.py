@@ -31,6 +31,9 @@ BUILTIN_NAMES = (
     "erpc",
     "DynamicSupervisor",
     "Timer",
+    "i",
+    "get_state",
+    "replace_state",
     "h",
 )
 
