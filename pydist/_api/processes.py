@@ -58,12 +58,18 @@ def send(dest, msg):
     for a local name that is not registered, as Erlang does.
     """
     RUNTIME.send(dest, msg)
+    _spend()
+    return msg
+
+
+def _spend() -> None:
+    """A green process that keeps sending or spawning without receiving lets
+    the others (and the sockets) have a turn every ``SLICE_SENDS`` calls."""
     sched = RUNTIME._sched
     if sched is not None and sched.current is not None and sched.in_loop_thread():
         sched.sends += 1
-        if sched.sends >= SLICE_SENDS:  # a green process that keeps sending lets the others run
+        if sched.sends >= SLICE_SENDS:
             sched.yield_now(sched.current)
-    return msg
 
 
 def receive(timeout: float | None = None, match=None):
@@ -130,6 +136,7 @@ def spawn_on(
             before_start=record,
             thread=thread,
         )
+        _spend()
         return pid, ref
     dist = RUNTIME.require_dist(what)
     payload = dumps_call(fn, args, target_node, what)
@@ -266,12 +273,13 @@ class Process:
             old, me.trap_exit = me.trap_exit, bool(value)
             return old
         if flag == "max_mailbox":
+            limit: int
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(
                     f"Process.flag('max_mailbox', n): n is a whole number of messages (0: no cap), not {value!r}"
                 )
-            old, me.mailbox_limit = me.mailbox_limit, value
-            return old
+            limit, me.mailbox_limit = me.mailbox_limit, value
+            return limit
         raise ValueError(f"Process.flag: unknown flag {flag!r} (the flags are 'trap_exit' and 'max_mailbox')")
 
     @staticmethod

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
+from typing import Any
 
 from .._base import names as _names
 from .._base.errors import NameInUse, NameServerUnreachable, SystemLimit
@@ -41,8 +42,8 @@ class Peer:
         self.granted: deque = deque(maxlen=4)  # ranges we set aside for the peer
         self.asked = False
         self.node = node
-        self.link = None
-        self.creation = None
+        self.link: Any = None  # the Link once the handshake opened it
+        self.creation: int | None = None
         self.state = "pending"
         self.ready = threading.Event()
         self.error: str | None = None
@@ -433,7 +434,7 @@ class Distribution:
         if len(payload) != 7 or payload[5] != _wire.PROTOCOL_VERSION or payload[0] != sender:
             log.warning("ignored a connection from %s: it speaks another pydist protocol", sender)
             return
-        name, creation, port, longnames, others, version, target = payload
+        name, creation, port, longnames, others, _version, target = payload
         _, host = _names.split(name)
         try:
             ip = _names.resolve(host)
@@ -593,9 +594,8 @@ class Distribution:
                     self._notify_mismatch(link.node)
             else:
                 self.node_down(link.node, "handshake failed")
-        elif event == DISCONNECTED:
-            if peer.state == "up":
-                self.node_down(link.node, "connection closed")
+        elif event == DISCONNECTED and peer.state == "up":
+            self.node_down(link.node, "connection closed")
 
     def _notify_mismatch(self, node: str) -> None:
         addr = self._last_addr.get(node)

@@ -117,7 +117,7 @@ class ProcessStream(io.TextIOBase):
         self.name = name
 
     @property
-    def encoding(self):
+    def encoding(self):  # type: ignore[override]  # read-only, as on a real text stream
         return "utf-8"
 
     def _target(self):
@@ -266,14 +266,18 @@ def new_user_io():
     return RUNTIME.user_io
 
 
+_atexit_done = False
+
+
 def install() -> None:
     """Route ``print`` through group leaders (idempotent)."""
     if RUNTIME.user_io is None:
         new_user_io()
     RUNTIME.crash_reporter = _report_crash
     RUNTIME.flush_io = flush_process
-    if not getattr(install, "done", False):
-        install.done = True
+    global _atexit_done
+    if not _atexit_done:
+        _atexit_done = True
         atexit.register(flush_all)
     if not isinstance(sys.stdout, ProcessStream):
         TERMINAL.out = sys.stdout

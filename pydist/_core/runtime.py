@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import traceback
+from typing import Any
 
 import cloudpickle
 
@@ -59,7 +60,8 @@ class Runtime:
         self.pool = WorkerPool()
         self._sched: Scheduler | None = None
         self.user_io: Pid | None = None
-        self.crash_reporter = None  # set by _iofwd: (proc, text) -> None
+        self.crash_reporter: Any = None  # set by _iofwd: (proc, text) -> None
+        self.flush_io: Any = None  # set by _iofwd: proc -> None (its unfinished lines, at exit)
 
     # -- identities ---------------------------------------------------------
     def new_pid(self) -> Pid:
@@ -212,7 +214,7 @@ class Runtime:
     def _run_thread(self, p: Process, fn, args, payload) -> None:
         set_current(p)
         p.thread_ident = threading.get_ident()
-        reason = "normal"
+        reason: Any = "normal"
         try:
             p.enter_user_code()
             reason = self._body(p, fn, args, payload)
@@ -241,8 +243,8 @@ class Runtime:
     def process_exited(self, p: Process, reason) -> None:
         if reason == "kill":
             reason = "killed"
-        flush = getattr(self, "flush_io", None)
-        if flush is not None:
+        flush = self.flush_io
+        if flush is not None and p.iobuf:
             flush(p)
         if not p.mark_dead():
             return  # already done (a "kill" does this at once, from the killer's side)
@@ -473,7 +475,7 @@ class Runtime:
         with self.lock:
             procs = list(self.procs.values())
         for p in procs:
-            for other in [l for l in list(p.links) if l.node == node]:
+            for other in [pid for pid in list(p.links) if pid.node == node]:
                 self.exit_signal(p.pid, other, "noconnection", via_link=True)
             for ref, target in list(p.monitoring.items()):
                 if _target_node(target, self.name) == node:

@@ -35,6 +35,7 @@ Erlang's preemption, gevent and asyncio.
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import itertools
 import logging
@@ -59,6 +60,8 @@ _get_ident = threading.get_ident
 HOLD_WARNING = 1.0  # seconds a green process may hold the loop before a warning names it
 STANDBY_AFTER = 0.25  # seconds before the standby thread serves the sockets meanwhile
 SLICE_SENDS = 256  # sends a green process may do before it yields to others (fairness)
+RUN_BUDGET = 256  # process slices the loop runs between two polls of its sockets
+MAX_IDLE = 512  # parked worker greenlets kept for the next spawns
 
 
 def _select_poll(items, timeout_ms):
@@ -74,6 +77,7 @@ class Scheduler:
 
     def __init__(self) -> None:
         self._runq: deque[Process] = deque()
+        self._idle: list = []  # parked worker greenlets (see _worker)
         self._incoming: deque = deque()  # callables posted by other threads (run on the loop)
         self._io_jobs: deque = deque()  # socket work posted by other threads (whoever polls runs it)
         self._timers: list = []  # heap of (when, seq, fn, arg)
@@ -309,33 +313,58 @@ class Scheduler:
                         log.exception("pydist: a timer failed")
 
     def _run_ready(self) -> None:
-        runq = self._runq
+        """Run ready processes, those they wake included, up to ``RUN_BUDGET``
+        slices: then the sockets get their turn (a poll costs a system call,
+        so a local exchange between green processes does not pay one a hop)."""
+        runq, idle = self._runq, self._idle
         hub = self.hub
         monotonic = time.monotonic
-        for _ in range(len(runq)):  # those ready now; the ones they wake run after the next poll
+        for _ in range(RUN_BUDGET):
+            if not runq:
+                return
             p = runq.popleft()
             g = p.glet
+            job = None
             if g is None:
                 job = p.job
                 if job is None:
                     continue  # finished, or woken twice
                 p.job = None
-                g = p.glet = greenlet.greenlet(job, hub)
+                # a parked greenlet of a finished process costs a switch; a new one ten times that
+                g = p.glet = idle.pop() if idle else greenlet.greenlet(self._worker, hub)
             elif g.dead:
+                p.glet = None
                 continue
             self.current = p
             self.sends = 0
             self.slice_start = monotonic()
             set_current(p)
             try:
-                g.switch()
+                if job is None:
+                    g.switch()
+                else:
+                    g.switch(job)
             except BaseException:  # a process body lets nothing out; if one does, the loop goes on
                 log.exception("pydist: process %s escaped its runner", p.pid)
+                p.glet = None
             finally:
                 self.current = None
                 set_current(None)
-            if g.dead:
-                p.glet = None  # the stack and frames go now
+
+    def _worker(self, job) -> None:
+        """A greenlet that runs processes one after the other: when one ends it
+        parks (up to ``MAX_IDLE`` of them) for the next spawn instead of dying."""
+        idle, hub_switch, Context = self._idle, self.hub.switch, contextvars.Context  # type: ignore[union-attr]
+        me = greenlet.getcurrent()
+        while True:
+            Context().run(job)  # each process starts with fresh context variables
+            p = self.current
+            if p is not None:
+                p.glet = None  # this process is done with its greenlet
+            if len(idle) >= MAX_IDLE:
+                return
+            idle.append(me)
+            job = hub_switch()
 
     def _poll_once(self, timeout: int) -> None:
         if self._items_dirty:

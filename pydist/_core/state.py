@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 from collections import deque
+from typing import Any
 
 from .._base.terms import Pid, Ref, is_down
 from . import interrupts
@@ -85,6 +86,7 @@ class Process:
         self.mailbox: deque = deque()
         self.cond = threading.Lock()  # guards mailbox, waiting, alive, pending_exit
         self.sched = sched  # the node's Scheduler for a green process; None for a thread process
+        self._wake: Any
         if sched is None:
             self._wake = threading.Lock()  # held while nobody has woken us: a binary semaphore
             self._wake.acquire()
@@ -106,7 +108,7 @@ class Process:
         self.thread_ident: int | None = None
         self.handler = handler  # set for io servers: called instead of queueing
         self.registered_name: str | None = None
-        self.dropped_refs = _RecentSet()  # reply tags of calls that gave up waiting
+        self.dropped_refs: _RecentSet | None = None  # reply tags of calls that gave up waiting (made on first use)
         self.iobuf: dict = {}  # stream name -> text not yet sent to the group leader
         self.exit_from: Pid | None = None  # who sent pending_exit (the prompt prints it)
         # True only while the process runs user code outside receive(): the one
@@ -196,7 +198,7 @@ class Process:
                                 return msg
                         scanned = n
                     if deadline is None:
-                        remaining = -1
+                        remaining = -1.0
                     else:
                         remaining = deadline - time.monotonic()
                         if remaining <= 0:
@@ -255,6 +257,8 @@ class Process:
                 if type(m) is tuple and len(m) > 1 and type(m[1]) is type(tag) and m[1] == tag:
                     del box[i]
                     return
+            if self.dropped_refs is None:
+                self.dropped_refs = _RecentSet()
             self.dropped_refs.add(tag)
 
     def flush_down(self, ref) -> None:
@@ -421,7 +425,7 @@ class WorkerPool:
         threading.Thread(target=self._worker, args=(job,), name=self._name, daemon=True).start()
 
     def _worker(self, job) -> None:
-        slot = [threading.Condition(threading.Lock()), None]
+        slot: list[Any] = [threading.Condition(threading.Lock()), None]
         while True:
             try:
                 job()
