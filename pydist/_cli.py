@@ -27,6 +27,8 @@ other commands:
 environment:
   PYDIST_COOKIE      the cookie, when --cookie is not given (else ~/.pydist.cookie)
   PYDIST_EPMD_PORT   the name server's port (default 4370)
+  PYDIST_CONFIG      the config file, when --config is not given
+  PYDIST_LOG_LEVEL   the log level, when --log-level is not given
 """
 
 
@@ -62,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--port", metavar="N|MIN-MAX", help="the port (or range) this node listens on (default: any free port)"
+    )
+    p.add_argument("--config", metavar="FILE", help="application settings (TOML, a table per app; else $PYDIST_CONFIG)")
+    p.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=None,
+        help="the least severe log lines shown (default info, or $PYDIST_LOG_LEVEL)",
+    )
+    p.add_argument(
+        "--log-timestamps",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="time of day on each log line (default: only when stderr is not a terminal)",
     )
     p.add_argument("--version", action="version", version=f"pydist {__version__}")
     p.add_argument("script", nargs="?", metavar="SCRIPT", help="a Python file to run as this node")
@@ -106,15 +121,33 @@ def _lowercase_level(record: logging.LogRecord) -> bool:
     return True
 
 
-def setup_logging() -> None:
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def setup_logging(level: str | None = None, timestamps: bool | None = None) -> None:
+    """The ``pydist`` logger: ``[info] message`` lines where the terminal output goes.
+
+    ``level`` (default ``$PYDIST_LOG_LEVEL``, else info) is the least severe
+    line shown; ``timestamps`` (default: when stderr is not a terminal, so a
+    log file says when) puts the time of day after the level, so the line
+    still starts with ``[level]`` for whoever filters on it.
+    """
+    level = level or os.environ.get("PYDIST_LOG_LEVEL") or "info"
+    if level not in LOG_LEVELS:
+        raise UsageError(f"PYDIST_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    if timestamps is None:
+        timestamps = not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
     log = logging.getLogger("pydist")
     if not log.handlers:
         handler = _TerminalHandler()
-        handler.setFormatter(logging.Formatter("[%(level)s] %(message)s"))  # [info], as Elixir's logger
         handler.addFilter(_lowercase_level)
         log.addHandler(handler)
-        log.setLevel(logging.INFO)
         log.propagate = False
+    fmt = "[%(level)s] %(asctime)s.%(msecs)03d %(message)s" if timestamps else "[%(level)s] %(message)s"
+    for handler in log.handlers:
+        if isinstance(handler, _TerminalHandler):
+            handler.setFormatter(logging.Formatter(fmt, datefmt="%H:%M:%S"))  # [info], as Elixir's logger
+    log.setLevel(level.upper())
 
 
 def _print_exception(err: BaseException) -> None:
@@ -156,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"pydist: {err}\n")
         return 2
     except PydistError as err:
+        from ._core.iofwd import TERMINAL
+
+        TERMINAL.drain()  # what processes posted (their reports, log lines) comes before the verdict
         sys.stderr.write(f"pydist: {err}\n")
         return 1
     finally:
@@ -175,8 +211,13 @@ def _main(args) -> int:
         raise UsageError("-i goes with -e CODE or SCRIPT")
     if args.ticktime is not None and args.ticktime <= 0:
         raise UsageError("--ticktime must be a positive number of seconds")
-    setup_logging()
+    setup_logging(args.log_level, args.log_timestamps)
     _iofwd.install()
+    config = args.config or os.environ.get("PYDIST_CONFIG")
+    if config:
+        from ._otp.app_env import load_config
+
+        load_config(config)
     if args.sname or args.name:
         if args.sname and args.name:
             raise UsageError("give either --sname or --name, not both")
