@@ -248,6 +248,24 @@ class Process:
         return RUNTIME.monitor(RUNTIME.adopt(), target)
 
     @staticmethod
+    def monitor_and_send(target, make_msg) -> Ref:
+        """Monitor ``target`` and send it ``make_msg(ref)``: one frame to another
+        node (what a call does). Returns the monitor's ref."""
+        return RUNTIME.monitor(RUNTIME.adopt(), target, make_msg)
+
+    @staticmethod
+    def end_monitor_by_reply(ref: Ref) -> bool:
+        """The caller is about to answer the call ``ref`` made to it: the caller's
+        monitor on it ends now, without a frame. True if it held that monitor
+        (then the answer says so, and the other side forgets its half)."""
+        return RUNTIME.end_watched(RUNTIME.adopt(), ref)
+
+    @staticmethod
+    def forget_monitor(ref: Ref) -> None:
+        """Drop the caller's own half of monitor ``ref`` (the other side ended it)."""
+        RUNTIME.forget_monitor(RUNTIME.adopt(), ref)
+
+    @staticmethod
     def demonitor(ref: Ref, flush: bool = False) -> bool:
         return RUNTIME.demonitor(RUNTIME.adopt(), ref, flush)
 

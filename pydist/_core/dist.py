@@ -31,7 +31,10 @@ from .state import begin_batch, end_batch
 
 log = logging.getLogger("pydist")
 
-_KIND = {name: getattr(_wire, name) for name in ("LINK", "UNLINK", "EXIT", "MONITOR", "DEMONITOR", "DOWN")}
+_KIND = {
+    name: getattr(_wire, name)
+    for name in ("LINK", "UNLINK", "EXIT", "MONITOR", "DEMONITOR", "DOWN", "MONITOR_SEND")
+}
 
 
 class Peer:
@@ -422,6 +425,10 @@ class Distribution:
             rt.exit_signal(payload[1], payload[0], payload[2], payload[3])
         elif kind == _wire.MONITOR:
             rt.remote_monitor(*payload)
+        elif kind == _wire.MONITOR_SEND:  # a call: the monitor and the request in one frame
+            watcher, target, ref, msg = payload
+            rt.remote_monitor(watcher, target, ref)
+            rt.deliver_local(target, msg)
         elif kind == _wire.DEMONITOR:
             rt.remote_demonitor(*payload)
         elif kind == _wire.DOWN:

@@ -408,7 +408,9 @@ class Runtime:
         self.exit_signal(from_, to, "noproc", via_link=True)
 
     # -- monitors ---------------------------------------------------------------
-    def monitor(self, p: Process, target) -> Ref:
+    def monitor(self, p: Process, target, make_msg=None) -> Ref:
+        """Monitor ``target``; with ``make_msg``, also send it ``make_msg(ref)``
+        — to another node as one frame (a call's monitor and request)."""
         ref = self.make_ref()
         if isinstance(target, str):
             target = (target, self.name)
@@ -419,16 +421,32 @@ class Runtime:
                 if t is not None and t.alive:
                     p.monitoring[ref] = target
                     t.monitored_by[ref] = (p.pid, target)
+                    if make_msg is not None:
+                        t.deliver(make_msg(ref))
                     return ref
             p.deliver(("DOWN", ref, "process", target, "noproc"))
             return ref
         p.monitoring[ref] = target
         remote_target = target if type(target) is Pid else target[0]
         dist = self.dist
-        if dist is None or not dist.send_signal(node, "MONITOR", (p.pid, remote_target, ref)):
+        if make_msg is None:
+            sent = dist is not None and dist.send_signal(node, "MONITOR", (p.pid, remote_target, ref))
+        else:
+            sent = dist is not None and dist.send_signal(
+                node, "MONITOR_SEND", (p.pid, remote_target, ref, make_msg(ref))
+            )
+        if not sent:
             p.monitoring.pop(ref, None)
             p.deliver(("DOWN", ref, "process", target, "noconnection"))
         return ref
+
+    def end_watched(self, p: Process, ref: Ref) -> bool:
+        """``p`` answers the call ``ref``: the caller's monitor on it ends here,
+        with no frame (the caller forgets its side when the answer arrives)."""
+        return p.monitored_by.pop(ref, None) is not None
+
+    def forget_monitor(self, p: Process, ref: Ref) -> None:
+        p.monitoring.pop(ref, None)
 
     def demonitor(self, p: Process, ref: Ref, flush: bool = False) -> bool:
         target = p.monitoring.pop(ref, None)

@@ -35,6 +35,7 @@ PING = 13  # (ref,)
 PONG = 14  # (ref,)
 PID_BLOCK = 15  # (start, count): pid ids of the sender's node, reserved for the receiver's spawns
 PID_BLOCK_REQ = 16  # (): please grant another block
+MONITOR_SEND = 18  # (watcher pid, target pid or name, ref, msg): MONITOR then SEND in one frame (a call)
 SPAWN_AT = 17  # (caller pid, group leader pid, payload bytes, link, monitor_ref, pid id from a block)
 
 NAMES = {v: k for k, v in dict(globals()).items() if isinstance(v, int) and k.isupper() and k != "PROTOCOL_VERSION"}

@@ -76,6 +76,14 @@ def _exit(reason, server, on, desc) -> Exit:
     return Exit(reason, what + call_failure(head, desc[2][-1] if head == "timeout" else None))
 
 
+def _end_call_monitor(reply, mref) -> None:
+    """After a reply: the server ended our monitor with it (no frame), or we end it."""
+    if len(reply) == 4 and reply[3] is True:
+        Process.forget_monitor(mref)
+    else:
+        Process.demonitor(mref, flush=True)
+
+
 def _down_reason(reason, on):
     return ("nodedown", on) if reason == "noconnection" else reason
 
@@ -213,16 +221,9 @@ class GenServer:
         me = self_pid()
         if target == me:
             raise _exit(("calling_self", desc), server, on, desc)
-        mref = Process.monitor(target)
         remote = on != node()
-        if remote:  # a lost node is known now: do not try to reach it twice
-            try:
-                msg = receive(0, lambda m: is_down(m, mref))
-            except TimeoutError:
-                msg = None
-            if msg is not None:
-                raise _exit((_down_reason(msg[4], on), desc), server, on, desc) from None
-        send(target, ("$gen_call", (me, mref), request))
+        # the monitor and the request travel as one frame; the reply ends the monitor
+        mref = Process.monitor_and_send(target, lambda ref: ("$gen_call", (me, ref), request))
 
         def mine(m):
             return (type(m) is tuple and len(m) >= 3 and m[0] == "$gen_reply" and m[1] == mref) or is_down(m, mref)
@@ -239,7 +240,7 @@ class GenServer:
             if remote and msg[4] == "noproc" and type(target) is tuple:
                 drop_reply(mref)  # the name may get registered between our monitor and our message
             raise _exit((_down_reason(msg[4], on), desc), server, on, desc)
-        Process.demonitor(mref, flush=True)
+        _end_call_monitor(msg, mref)
         return msg[2]
 
     @staticmethod
@@ -262,8 +263,7 @@ class GenServer:
     @staticmethod
     def reply(from_, value) -> str:
         """Answer a call later: ``from_`` is what ``handle_call`` got."""
-        pid, tag = from_
-        send(pid, ("$gen_reply", tag, value))
+        _server.answer_call(from_, value)
         return "ok"
 
     @staticmethod
@@ -338,7 +338,7 @@ class GenServer:
                 r = msg[1]
                 n = waiting.pop(r)
                 if msg[0] == "$gen_reply":
-                    Process.demonitor(r, flush=True)
+                    _end_call_monitor(msg, r)
                     got[r] = (n, msg[2])
                 elif msg[4] == "noproc" and n != node():
                     drop_reply(r)  # the name may get registered between our monitor and our message

@@ -50,6 +50,18 @@ def _valid_extra(x) -> bool:
     return x in ("hibernate", "infinity", None) or (type(x) is tuple and len(x) == 2 and x[0] == "continue")
 
 
+
+def answer_call(from_, value) -> None:
+    """Answer the call ``from_`` (``(caller, tag)``). When this process holds
+    the caller's monitor (the server answering its own call), the monitor ends
+    here and the answer says so: the caller drops its half without a
+    DEMONITOR frame, so a call costs one frame each way."""
+    pid, tag = from_
+    if Process.end_monitor_by_reply(tag):
+        send(pid, ("$gen_reply", tag, value, True))
+    else:
+        send(pid, ("$gen_reply", tag, value))
+
 class SysRequest:
     """A ``get_state`` / ``replace_state`` call (Erlang's system messages, ``:sys``):
     the loop answers it between two messages; the callbacks never see it."""
@@ -209,7 +221,7 @@ class _Server:
                 from_, request = msg[1], msg[2]
                 if type(request) is SysRequest:
                     reply, state = _system(request, state)
-                    send(from_[0], ("$gen_reply", from_[1], reply))
+                    answer_call(from_, reply)
                     return state, None
                 self.cb = "handle_call"
                 ret = inst.handle_call(request, from_, state)
@@ -220,7 +232,7 @@ class _Server:
                     and len(ret) in (3, 4)
                     and (len(ret) == 3 or _valid_extra(ret[3]))
                 ):
-                    send(from_[0], ("$gen_reply", from_[1], ret[1]))
+                    answer_call(from_, ret[1])
                     return ret[2], (ret[3] if len(ret) == 4 else None)
                 if type(ret) is tuple and len(ret) == 4 and ret[0] == "stop":
                     raise _Stopping(ret[1], from_, ret[2])
@@ -254,7 +266,7 @@ class _Server:
     def _stop(self, inst, reason, state, why, msg, reply_to=None, reply=None, log_it=True):
         self._run_terminate(inst, reason, state)
         if reply_to is not None:
-            send(reply_to[0], ("$gen_reply", reply_to[1], reply))
+            answer_call(reply_to, reply)
         if log_it and not is_normal(reason):
             self.report(why, msg, state)
         raise Exit(reason)
