@@ -13,7 +13,8 @@ either in itself or in its submodule ``APP.application`` (Elixir's
     supervisor = {"strategy": "one_for_one", "max_restarts": 3, "max_seconds": 5}
 
 ``topologies`` and ``children`` may be values or functions returning them;
-``supervisor`` is optional. For full control define ``start()`` returning
+``supervisor`` is optional; ``env = {...}`` declares the app's default
+settings (``Application.get_env(app, key)``; see ``app_env``). For full control define ``start()`` returning
 ``("ok", pid)`` of the top supervisor instead (optional ``stop(state)``).
 
 ``Application.start`` starts ``Cluster.Supervisor`` first (its strategies
@@ -37,6 +38,7 @@ from .._api.processes import Process, receive, spawn
 from .._base.errors import PydistError
 from .._base.reasons import explain, explain_tree
 from .._base.terms import is_down
+from . import app_env
 from .cluster import ClusterSupervisor
 from .supervisor import Supervisor
 
@@ -172,6 +174,7 @@ def _start(module):
         return ("error", ("already_started", name))
     try:
         decl = _declarations(module)
+        app_env.declare(name, _value(decl, "env", None))
         top = module.__name__.split(".")[0]
         cloudpickle.register_pickle_by_value(sys.modules[top])
         if _own_start(decl) is not None:
@@ -231,6 +234,13 @@ class Application:
             stop(None)
         log.info("application %s stopped", name)
         return "ok"
+
+    # -- the application env (see app_env: declared defaults < --config file < put_env)
+    get_env = staticmethod(app_env.get_env)
+    fetch_env = staticmethod(app_env.fetch_env)
+    put_env = staticmethod(app_env.put_env)
+    delete_env = staticmethod(app_env.delete_env)
+    get_all_env = staticmethod(app_env.get_all_env)
 
     @staticmethod
     def started_applications() -> list[str]:
