@@ -120,7 +120,7 @@ def spawn_on(
 
     def record(pid):  # before the new process can exit, so no signal is missed
         if link:
-            caller.links.add(pid)
+            caller.add_link(pid)
         if ref is not None:
             caller.monitoring[ref] = pid
 

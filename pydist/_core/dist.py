@@ -420,7 +420,7 @@ class Distribution:
         elif kind == _wire.UNLINK:
             p = rt.local_proc(payload[1])
             if p is not None:
-                p.links.discard(payload[0])
+                p.drop_link(payload[0])
         elif kind == _wire.EXIT:
             rt.exit_signal(payload[1], payload[0], payload[2], payload[3])
         elif kind == _wire.MONITOR:

@@ -142,7 +142,7 @@ class Runtime:
         p.spawned = True
         p.label = fn
         if link is not None:
-            p.links.add(link)
+            p.add_link(link)
         if monitor is not None:
             ref, watcher = monitor
             p.monitored_by[ref] = (watcher, p.pid)
@@ -357,7 +357,7 @@ class Runtime:
         if via_link:
             if from_ not in p.links:
                 return
-            p.links.discard(from_)
+            p.drop_link(from_)
         if reason == "kill" and not via_link:
             p.signal_exit("killed", from_)
             if p.spawned:
@@ -379,23 +379,23 @@ class Runtime:
             with self.lock:
                 t = self.local_proc(target)
                 if t is not None and t.alive:
-                    t.links.add(p.pid)
-                    p.links.add(target)
+                    t.add_link(p.pid)
+                    p.add_link(target)
                     return
-            p.links.add(target)
+            p.add_link(target)
             self.exit_signal(p.pid, target, "noproc", via_link=True)
             return
-        p.links.add(target)
+        p.add_link(target)
         dist = self.dist
         if dist is None or not dist.send_signal(target.node, "LINK", (p.pid, target)):
             self.exit_signal(p.pid, target, "noconnection", via_link=True)
 
     def unlink(self, p: Process, target: Pid) -> None:
-        p.links.discard(target)
+        p.drop_link(target)
         if self.is_local(target):
             t = self.local_proc(target)
             if t is not None:
-                t.links.discard(p.pid)
+                t.drop_link(p.pid)
         elif self.dist is not None:
             self.dist.send_signal(target.node, "UNLINK", (p.pid, target))
 
@@ -403,7 +403,7 @@ class Runtime:
         with self.lock:  # the same lock as the table in process_exited: no lost link
             t = self.local_proc(to)
             if t is not None and t.alive:
-                t.links.add(from_)
+                t.add_link(from_)
                 return
         self.exit_signal(from_, to, "noproc", via_link=True)
 

@@ -331,7 +331,11 @@ class Scheduler:
                     continue  # finished, or woken twice
                 p.job = None
                 # a parked greenlet of a finished process costs a switch; a new one ten times that
-                g = p.glet = idle.pop() if idle else greenlet.greenlet(self._worker, hub)
+                if idle:
+                    g = p.glet = idle.pop()
+                    g.gr_context = contextvars.Context()  # each process starts with fresh context variables
+                else:
+                    g = p.glet = greenlet.greenlet(self._worker, hub)
             elif g.dead:
                 p.glet = None
                 continue
@@ -354,10 +358,10 @@ class Scheduler:
     def _worker(self, job) -> None:
         """A greenlet that runs processes one after the other: when one ends it
         parks (up to ``MAX_IDLE`` of them) for the next spawn instead of dying."""
-        idle, hub_switch, Context = self._idle, self.hub.switch, contextvars.Context  # type: ignore[union-attr]
+        idle, hub_switch = self._idle, self.hub.switch  # type: ignore[union-attr]
         me = greenlet.getcurrent()
         while True:
-            Context().run(job)  # each process starts with fresh context variables
+            job()
             p = self.current
             if p is not None:
                 p.glet = None  # this process is done with its greenlet

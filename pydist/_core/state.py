@@ -36,6 +36,8 @@ from . import interrupts
 _local = threading.local()
 log = logging.getLogger("pydist")
 
+_NO_MAIL: tuple = ()  # the mailbox of a process that never got a message
+_NO_LINKS: frozenset = frozenset()
 MAILBOX_WARNING = 100_000  # a mailbox this long is said once (and checked against the limit)
 
 
@@ -83,7 +85,8 @@ class Process:
 
     def __init__(self, pid: Pid, group_leader: Pid | None, handler=None, sched=None):
         self.pid = pid
-        self.mailbox: deque = deque()
+        # an empty tuple until the first message: a waiting process costs no deque (~0.7 KiB)
+        self.mailbox: Any = _NO_MAIL
         self.cond = threading.Lock()  # guards mailbox, waiting, alive, pending_exit
         self.sched = sched  # the node's Scheduler for a green process; None for a thread process
         self._wake: Any
@@ -98,7 +101,7 @@ class Process:
         self.label = None  # the function it runs (for warnings and Process.info)
         self.mailbox_limit = 0  # 0: unbounded; else the process exits past this many messages
         self.waiting = False
-        self.links: set[Pid] = set()
+        self.links: Any = _NO_LINKS  # a set once linked (most processes never are)
         self.monitored_by: dict = {}  # ref -> watcher pid
         self.monitoring: dict = {}  # ref -> target (pid or (name, node))
         self.trap_exit = False
@@ -116,6 +119,15 @@ class Process:
         self.async_ok = False
         self.spawned = False  # started by spawn (not a thread that called self())
 
+    def add_link(self, pid: Pid) -> None:
+        if self.links is _NO_LINKS:
+            self.links = set()
+        self.links.add(pid)
+
+    def drop_link(self, pid: Pid) -> None:
+        if self.links:
+            self.links.discard(pid)
+
     def deliver(self, msg) -> None:
         """Queue ``msg`` (any thread). Replies to abandoned calls are dropped."""
         if self.handler is not None:
@@ -129,6 +141,8 @@ class Process:
                 dropped.discard(msg[1])  # the late reply of a call that gave up
                 return
             box = self.mailbox
+            if box is _NO_MAIL:
+                box = self.mailbox = deque()
             box.append(msg)
             n = len(box)
             if self.waiting:
@@ -174,11 +188,12 @@ class Process:
             return self._receive_green(timeout, match)
         deadline = None if timeout is None else time.monotonic() + timeout
         scanned = 0
-        lock, box = self.cond, self.mailbox
+        lock = self.cond
         user_code = None  # whether we came from user code (async exit signals allowed)
         try:
             while True:
                 with lock:
+                    box = self.mailbox
                     if user_code is None:  # receive is a safe point: no async exception in here
                         user_code, self.async_ok = self.async_ok, False
                     if self.pending_exit is not None:
@@ -224,9 +239,10 @@ class Process:
         exit signal or the deadline wakes it. Every yield is a safe point."""
         deadline = None if timeout is None else time.monotonic() + timeout
         scanned = 0
-        lock, box, sched = self.cond, self.mailbox, self.sched
+        lock, sched = self.cond, self.sched
         while True:
             with lock:
+                box = self.mailbox
                 if self.pending_exit is not None:
                     self.waiting = False
                     raise ProcessExitSignal()
@@ -264,9 +280,8 @@ class Process:
     def flush_down(self, ref) -> None:
         """Remove a queued ``("DOWN", ref, …)`` (``Process.demonitor(ref, flush=True)``)."""
         with self.cond:
-            keep = [m for m in self.mailbox if not is_down(m, ref)]
-            self.mailbox.clear()
-            self.mailbox.extend(keep)
+            if self.mailbox:
+                self.mailbox = deque(m for m in self.mailbox if not is_down(m, ref))
 
     def take_exit(self):
         """Clear a pending exit signal; ``(reason, from)`` or ``(None, None)``
@@ -283,7 +298,7 @@ class Process:
             if not self.alive:
                 return False
             self.alive = False
-            self.mailbox.clear()
+            self.mailbox = _NO_MAIL
         return True
 
     def stop_waiting(self) -> bool:
@@ -297,7 +312,7 @@ class Process:
     def drain(self) -> list:
         with self.cond:
             items = list(self.mailbox)
-            self.mailbox.clear()
+            self.mailbox = _NO_MAIL
         return items
 
     def signal_exit(self, reason, from_: Pid | None = None) -> None:
