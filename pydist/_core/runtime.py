@@ -252,12 +252,17 @@ class Runtime:
             self.procs.pop(p.pid.id, None)
             if p.registered_name is not None and self.names.get(p.registered_name) is p:
                 del self.names[p.registered_name]
-        for other in list(p.links):
-            self.exit_signal(other, p.pid, reason, via_link=True)
-        for ref, (watcher, as_target) in list(p.monitored_by.items()):
-            self.send_down(watcher, ref, as_target, reason)
+        # most processes have no links or monitors: each test is one truth check
+        if p.links:
+            for other in list(p.links):
+                self.exit_signal(other, p.pid, reason, via_link=True)
+        if p.monitored_by:
+            for ref, (watcher, as_target) in list(p.monitored_by.items()):
+                self.send_down(watcher, ref, as_target, reason)
         if self.dist is not None:
             self.dist.forget_watcher(p.pid)
+        if not p.monitoring:
+            return
         for ref, target in list(p.monitoring.items()):
             node = _target_node(target, self.name)
             if node != self.name and self.dist is not None:
