@@ -93,7 +93,9 @@ class Distribution:
         self.port = self.transport.port
         try:
             _nameserver.ensure_running()
-            self.registration = _nameserver.register(_nameserver.split_name(name), self.port, on_notice=self._on_notice)
+            self.registration = _nameserver.register(
+                _nameserver.split_name(name), self.port, node=name, on_notice=self._on_notice
+            )
         except NameInUse:
             self.transport.close()
             raise NameInUse(
@@ -156,13 +158,19 @@ class Distribution:
             return peer.state == "up"
         try:
             ip = _names.resolve(host)
-            port = _nameserver.lookup(ip, name, timeout=min(timeout, 2.0))
+            found = _nameserver.lookup_node(ip, name, timeout=min(timeout, 2.0))
         except (OSError, NameServerUnreachable) as err:
             log.debug("connect %s: %s", node, err)
-            port = None
-        if port is None:
+            found = None
+        if found is not None and found[1] is not None and found[1] != node:
+            # foo@localhost for foo@vm: never dial it (a second DEALER with our routing id
+            # would take over the live connection's place at the peer's ROUTER)
+            self._wrong_name(node, found[1])
+            found = None
+        if found is None:
             self._forget(peer)
             return False
+        port = found[0]
         self.transport.sched.call_io(self._ensure_link, peer, ip, port)
         hello = _wire.encode(
             _wire.HELLO,
@@ -175,6 +183,14 @@ class Distribution:
             self._forget(peer)
             return False
         return True
+
+    def _wrong_name(self, dialled: str, real: str) -> None:
+        log.warning(
+            "could not connect to %s: the node there is called %s (use that name, e.g. Node.ping(%r))",
+            dialled,
+            real,
+            real,
+        )
 
     def _ensure_link(self, peer: Peer, ip: str, port: int) -> None:
         """On the I/O thread, so a crossing HELLO cannot open a second link."""
@@ -376,18 +392,14 @@ class Distribution:
                 self._connect_many(others)
             return
         peer = self.peers.get(sender)
+        if kind == _wire.BYE and len(payload) == 3 and payload[0] == "wrong name":
+            alias = self.peers.get(payload[2])  # we dialled it by another name: never a nodedown of sender
+            if alias is not None and alias.state == "pending":
+                self._wrong_name(payload[2], sender)
+                self._forget(alias)
+            return
         if peer is None or peer.state != "up":
-            if kind == _wire.BYE and peer is None and len(payload) == 3 and payload[0] == "wrong name":
-                peer = self.peers.get(payload[2])  # we dialled it by another name
-                if peer is not None and peer.state == "pending":
-                    log.warning(
-                        "could not connect to %s: the node there is called %s (use that name, e.g. Node.ping(%r))",
-                        payload[2],
-                        sender,
-                        sender,
-                    )
-                    self._forget(peer)
-            elif kind == _wire.BYE and peer is not None:
+            if kind == _wire.BYE and peer is not None:
                 peer.error = payload[0]
                 self._forget(peer)
             elif kind != _wire.BYE:
@@ -458,7 +470,12 @@ class Distribution:
         if target != self.name:
             # dialled as another name that reaches us (foo@localhost for foo@vm): no half
             # connection; tell the caller our real name so it can say so at once
-            self._send_once(name, _wire.encode(_wire.BYE, ("wrong name", self.name, target)))
+            bye = _wire.encode(_wire.BYE, ("wrong name", self.name, target))
+            known = self.peers.get(name)
+            if known is not None and known.state == "up":
+                self.transport.send(known.link, bye)  # a second link would take the live one's place
+            else:
+                self._send_once(name, bye)
             return
         if longnames != self.longnames:
             mine = "long (--name)" if self.longnames else "short (--sname)"

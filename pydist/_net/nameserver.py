@@ -7,7 +7,7 @@ the core will import ``_net.epmd.client`` (and ``split_name`` from
 Nothing else should import it.
 """
 
-from .epmd.client import ensure_running, lookup, notify, register
+from .epmd.client import ensure_running, lookup, lookup_node, notify, register
 from .epmd.protocol import split_name
 
-__all__ = ["ensure_running", "lookup", "notify", "register", "split_name"]
+__all__ = ["ensure_running", "lookup", "lookup_node", "notify", "register", "split_name"]

@@ -160,3 +160,20 @@ def test_a_forged_notice_never_reaches_the_terminal(nodes):
     a.wait_output("connection attempt from node control@vm rejected")
     assert a.value("1 + 1") == "2"
     assert "FAKE" not in a.output
+
+
+def test_a_wrong_host_name_never_touches_a_live_connection(nodes):
+    # the lecture mixes @greyarea and @localhost: a ping under an alias of a connected node
+    a, b = nodes.start("a", *SLOW_TICK), nodes.start("b", *SLOW_TICK)
+    assert a.value(f"Node.ping({b.full!r})") == "'pong'"
+    b.eval(f"Node.monitor({a.full!r})")
+    alias = b.name + "@localhost"  # reaches b's host, but b is b@vm
+    a.eval(f"import time; t = time.monotonic(); r = Node.ping({alias!r}); took = time.monotonic() - t")
+    verdict, took = eval(a.value("r, took"))
+    assert verdict == "pang" and took < 1.0, (verdict, took)  # at once, as Erlang (5 ms)
+    a.wait_output(f"could not connect to {alias}: the node there is called {b.full}")
+    time.sleep(1.0)  # a dropped connection would be noticed by now (closed socket: ms)
+    assert a.value("Node.list()") == repr([b.full])
+    assert b.value("Node.list()") == repr([a.full])
+    assert b.eval("flush()").strip() == "None"  # flush printed nothing: no nodedown reached b's monitor
+    assert a.value(f"Node.ping({b.full!r})") == "'pong'"

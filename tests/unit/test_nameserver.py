@@ -110,6 +110,18 @@ def test_register_lookup_names(server):
     wait_for(lambda: client.names() == [], what="both entries to disappear after close")
 
 
+def test_lookup_says_the_full_node_name_it_was_registered_with(server):
+    # so a dial of foo@localhost learns "foo@vm" without opening a connection to it
+    with client.register("foo", 40123, node="foo@vm"), client.register("bar", 40124):
+        assert client.lookup_node("127.0.0.1", "foo") == (40123, "foo@vm")
+        assert client.lookup_node("127.0.0.1", "bar") == (40124, None)
+        assert client.lookup("127.0.0.1", "foo") == 40123
+    for bad in (b"REGISTER foo 1 bar@vm\n", b"REGISTER foo 1 foo@\x1b[31m\n", b"REGISTER foo 1 foo@vm x\n"):
+        with raw(server, bad) as sock:
+            assert sock.recv(100) == b"ERR bad request\n"
+    assert client.lookup("127.0.0.1", "foo") is None
+
+
 def test_taken_name_is_refused_with_advice(server):
     first = client.register("foo", 1000)
     with pytest.raises(NameInUse) as err:
@@ -269,6 +281,6 @@ def test_compatibility_module_reexports_the_client():
     # _core.dist still imports pydist._net.nameserver; it must be the epmd client's API, not a copy
     from pydist._net import nameserver
 
-    assert sorted(nameserver.__all__) == ["ensure_running", "lookup", "notify", "register", "split_name"]
+    assert sorted(nameserver.__all__) == ["ensure_running", "lookup", "lookup_node", "notify", "register", "split_name"]
     for name in nameserver.__all__:
         assert getattr(nameserver, name) is (getattr(client, name, None) or getattr(protocol, name))

@@ -21,13 +21,14 @@ import time
 from pathlib import Path
 
 from ..._base.errors import NameInUse, NameServerUnreachable, PydistError
-from .protocol import MAX_LINE, MAX_NOTICE, check_name, epmd_port
+from .protocol import MAX_LINE, MAX_NOTICE, check_name, epmd_port, is_node_of
 
 __all__ = [
     "Registration",
     "ensure_running",
     "kill",
     "lookup",
+    "lookup_node",
     "names",
     "notify",
     "ping",
@@ -155,8 +156,13 @@ class Registration:
                     log.exception("on_notice callback of %s failed", self.name)
 
 
-def register(name: str, port: int, *, on_notice=None, host: str = "127.0.0.1", timeout: float = 3.0) -> Registration:
+def register(
+    name: str, port: int, *, node: str | None = None, on_notice=None, host: str = "127.0.0.1", timeout: float = 3.0
+) -> Registration:
     """Register ``name`` -> ``port`` with this host's name server.
+
+    ``node`` is the full node name (``foo@vm``), given to whoever looks
+    ``name`` up, so a dial under another host name is told the real one.
 
     Raises NameInUse if another node holds the name, NameServerUnreachable if
     no server answers, PydistError if the server refuses (not this host).
@@ -165,7 +171,7 @@ def register(name: str, port: int, *, on_notice=None, host: str = "127.0.0.1", t
     sock, server_port = _connect(host, timeout)
     buf = bytearray()
     try:
-        sock.sendall(f"REGISTER {name} {int(port)}\n".encode())
+        sock.sendall(f"REGISTER {name} {int(port)}{' ' + node if node else ''}\n".encode())
         reply = _read_line(sock, buf)
     except OSError as exc:
         sock.close()
@@ -188,9 +194,17 @@ def register(name: str, port: int, *, on_notice=None, host: str = "127.0.0.1", t
 
 def lookup(host: str, name: str, *, timeout: float = 2.0) -> int | None:
     """The port ``name`` is registered at on ``host``'s name server, or None."""
+    found = lookup_node(host, name, timeout=timeout)
+    return None if found is None else found[0]
+
+
+def lookup_node(host: str, name: str, *, timeout: float = 2.0) -> tuple[int, str | None] | None:
+    """``(port, full node name or None)`` of ``name`` on ``host``'s name server, or None."""
     reply = _request(host, f"LOOKUP {check_name(name)}", timeout)[0]
-    if reply.startswith("PORT ") and reply[5:].isdigit():
-        return int(reply[5:])
+    parts = reply.split(" ")
+    if parts[0] == "PORT" and len(parts) in (2, 3) and parts[1].isdigit():
+        node = parts[2] if len(parts) == 3 and is_node_of(parts[2], name) else None
+        return int(parts[1]), node
     if reply == "NONE":
         return None
     raise NameServerUnreachable(f"the name server on {host}:{epmd_port()} answered LOOKUP with {reply!r}")

@@ -15,13 +15,18 @@ host may look names up, which is why it listens on all IPv4 interfaces.
 Protocol: UTF-8 text lines ending in ``\\n``, at most :data:`MAX_LINE` bytes
 (a trailing ``\\r`` is tolerated, so ``nc`` works for debugging)::
 
-    REGISTER <name> <port>  -> OK | TAKEN | ERR registration only from this host
+    REGISTER <name> <port> [<node>]
+                            -> OK | TAKEN | ERR registration only from this host
                                (connection stays open; may receive NOTICE <text>)
-    LOOKUP <name>           -> PORT <n> | NONE
+    LOOKUP <name>           -> PORT <n> [<node>] | NONE
     NAMES                   -> NAME <name> <port> ... END
     NOTIFY <name> <text>    -> OK | NONE   (registrant gets NOTICE <text>)
     KILL                    -> OK, then the server exits (this host only)
     PING                    -> PONG
+
+``<node>`` is the registrant's full node name (``foo@vm``): a lookup under
+another host name that reaches this host (``foo@localhost``) learns at once
+that the node there is called otherwise, without dialling it.
 
 Anything else (unknown command, bad arguments, an over-long line, invalid
 UTF-8, EOF mid-line, :data:`IDLE_TIMEOUT` without a complete line from an
@@ -38,7 +43,7 @@ import ipaddress
 import os
 
 from ..._base.errors import PydistError
-from ..._base.names import is_valid_name
+from ..._base.names import is_valid_name, split
 
 DEFAULT_PORT = 4370  # not Erlang's 4369, so epmd and pydist can run side by side
 MAX_LINE = 512  # bytes, newline included
@@ -69,6 +74,17 @@ def split_name(node: str) -> str:
             f"invalid node name {node!r}: use NAME or NAME@HOST, where NAME is 1-64 letters, digits, '_', '.' or '-'"
         )
     return name
+
+
+def is_node_of(node: str, name: str) -> bool:
+    """Whether ``node`` is a well-formed full node name for ``name`` (``foo@vm`` for ``foo``).
+
+    The name server stores and the client shows nothing else a peer says.
+    """
+    try:
+        return split(node)[0] == name
+    except ValueError:
+        return False
 
 
 def check_name(name: str) -> str:

@@ -16,7 +16,7 @@ import logging
 import sys
 
 from ..._base.names import is_valid_name
-from .protocol import IDLE_TIMEOUT, MAX_LINE, MAX_NOTICE, epmd_port, is_loopback
+from .protocol import IDLE_TIMEOUT, MAX_LINE, MAX_NOTICE, epmd_port, is_loopback, is_node_of
 
 log = logging.getLogger("pydist.epmd")
 
@@ -29,6 +29,7 @@ class _Server:
 
     def __init__(self) -> None:
         self.names: dict[str, tuple[int, asyncio.StreamWriter]] = {}
+        self.nodes: dict[str, str] = {}  # name -> the registrant's full node name, if it gave one
         self.writers: set[asyncio.StreamWriter] = set()
         self.tasks: set[asyncio.Task] = set()
         self.stopping = asyncio.Event()
@@ -69,6 +70,7 @@ class _Server:
         finally:
             if registered and self.names.get(registered, (0, None))[1] is writer:
                 del self.names[registered]
+                self.nodes.pop(registered, None)
                 log.info("unregistered %s", registered)
             self.writers.discard(writer)
             self.tasks.discard(asyncio.current_task())
@@ -80,7 +82,10 @@ class _Server:
             return ["PONG"], False
         if cmd == "LOOKUP" and is_valid_name(arg):
             entry = self.names.get(arg)
-            return [f"PORT {entry[0]}" if entry else "NONE"], False
+            if entry is None:
+                return ["NONE"], False
+            node = self.nodes.get(arg)
+            return [f"PORT {entry[0]} {node}" if node else f"PORT {entry[0]}"], False
         if cmd == "NAMES" and not arg:
             return [f"NAME {n} {p}" for n, (p, _) in sorted(self.names.items())] + ["END"], False
         if cmd == "NOTIFY":
@@ -95,10 +100,11 @@ class _Server:
         if cmd == "REGISTER":
             parts = arg.split(" ")
             if (
-                len(parts) != 2
+                len(parts) not in (2, 3)
                 or not is_valid_name(parts[0])
                 or not parts[1].isdigit()
                 or not 0 < int(parts[1]) < 65536
+                or (len(parts) == 3 and not is_node_of(parts[2], parts[0]))
             ):
                 return ["ERR bad request"], True
             if not local:
@@ -108,6 +114,8 @@ class _Server:
             if parts[0] in self.names:
                 return ["TAKEN"], False
             self.names[parts[0]] = (int(parts[1]), writer)
+            if len(parts) == 3:
+                self.nodes[parts[0]] = parts[2]
             log.info("registered %s at port %s", parts[0], parts[1])
             return ["OK"], False
         if cmd == "KILL" and not arg:
