@@ -155,6 +155,13 @@ class Runtime:
                 self.pool.submit(lambda: self._run_thread(p, fn, args, payload))
             else:
                 sched.start(p, lambda: self._run_green(p, fn, args, payload))
+        except MemoryError:
+            with self.lock:
+                self.procs.pop(p.pid.id, None)
+            raise SystemLimit(
+                f"spawn: out of memory with {len(self.procs):,} processes on this node; "
+                "stop some, or give the machine more memory"
+            ) from None
         except RuntimeError as err:  # no thread could be started: say which limit, no traceback
             with self.lock:
                 self.procs.pop(p.pid.id, None)
@@ -179,6 +186,7 @@ class Runtime:
                 if s is None:
                     s = Scheduler()
                     s._pool = self.pool
+                    s.on_start_failed = self.process_exited
                     _scheduler.SCHEDULER = s
                     _scheduler.install_sleep()
                     self._sched = s

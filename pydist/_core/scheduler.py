@@ -99,6 +99,7 @@ class Scheduler:
         self.hub: greenlet.greenlet | None = None
         self.ident: int | None = None
         self._pool: Any = None  # threads for blocking calls of green processes (set by the runtime)
+        self.on_start_failed: Any = None  # (process, reason) -> None: the runtime's exit bookkeeping
         started = threading.Event()
         self.thread = threading.Thread(target=self._main, args=(started,), name="pydist-io", daemon=True)
         self.thread.start()
@@ -335,7 +336,11 @@ class Scheduler:
                     g = p.glet = idle.pop()
                     g.gr_context = contextvars.Context()  # each process starts with fresh context variables
                 else:
-                    g = p.glet = greenlet.greenlet(self._worker, hub)
+                    try:
+                        g = p.glet = greenlet.greenlet(self._worker, hub)
+                    except MemoryError:
+                        self._out_of_memory(p)
+                        continue
             elif g.dead:
                 p.glet = None
                 continue
@@ -354,6 +359,16 @@ class Scheduler:
             finally:
                 self.current = None
                 set_current(None)
+
+    def _out_of_memory(self, p: Process) -> None:
+        log.error(
+            "process %s could not start: out of memory (this node runs %d green processes ready to run); "
+            "stop some processes, or give the machine more memory",
+            p.pid,
+            len(self._runq),
+        )
+        if self.on_start_failed is not None:
+            self.on_start_failed(p, ("system_limit", "out of memory"))
 
     def _worker(self, job) -> None:
         """A greenlet that runs processes one after the other: when one ends it
