@@ -20,7 +20,6 @@ on another. Reads are plain dict look-ups, safe from any process.
 from __future__ import annotations
 
 import os
-import tomllib
 
 from .._base.errors import PydistError
 
@@ -43,6 +42,8 @@ def _app(app) -> str:
 
 def load_config(path: str) -> dict:
     """Read ``path`` (TOML: a table per application) over the declared defaults; the tables read."""
+    import tomllib  # only a node given a config file pays for it
+
     try:
         with open(os.path.expanduser(path), "rb") as f:
             data = tomllib.load(f)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from .namespace import resolve
+
 __all__ = ["h"]
 
 _BUILTINS = (
@@ -26,7 +28,18 @@ _BUILTINS = (
     ("flush()", "print and empty this prompt's mailbox"),
     ("Process.register/whereis/monitor/link/exit/flag", "as Elixir's Process"),
     ("rpc.call(node, fn, *args, timeout=5.0)", "run fn on node and return its value"),
+    ("rpc.multicall(nodes, fn) / rpc.cast / erpc", "fn on many nodes at once: (results, bad_nodes)"),
     ("GenServer / Supervisor / Application", "as Elixir's; h(GenServer) for more"),
+    ("Task.async_(fn, node=None) / Task.await_(t)", "fn in a process (on a node) and its value back"),
+    ("Task.async_stream(xs, fn, nodes=[...])", "fn over xs in tasks, spread over nodes"),
+    ("Agent.start(fn, name=...) / Agent.get/update", "state behind a process, changed by functions"),
+    ("Global.register_name(name, pid)", "a name across the cluster; ('via', Global, name)"),
+    ("pg.join(group, pid) / pg.get_members(group)", "process groups across the cluster"),
+    ("Registry / DynamicSupervisor", "a local key registry / a supervisor of children on demand"),
+    ("Timer.send_after(s, dest, msg) / Timer.cancel", "timers that can be cancelled (a Ref each)"),
+    ("i() / i(pid)", "this node's processes / one process (also on another node)"),
+    ("get_state(server) / replace_state(server, fn)", "look into a running GenServer (Erlang's :sys)"),
+    ("Application.get_env(app, key)", "an app's settings: its env, --config FILE, put_env"),
     ("make_ref(), Pid, Ref, Exit", "references, pids, and the exit error"),
 )
 
@@ -54,10 +67,11 @@ def h(obj=None) -> None:
         print(_table("Built-ins (also: from pydist import ...):", _BUILTINS))
         print()
         print(_table("At the prompt:", _PROMPT))
-        print("\nExamples: h(Node.spawn), h('rpc.call'), h(GenServer)")
+        print("\nExamples: h(Node.spawn), h('rpc.call'), h(GenServer), h(Task), h('Global.register_name')")
         return
     if isinstance(obj, str):
         obj = _lookup(obj, sys._getframe(1).f_globals)
+    obj = resolve(obj)  # a built-in not loaded yet: its real object's help
     import pydoc
 
     try:

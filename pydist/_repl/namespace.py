@@ -38,6 +38,72 @@ BUILTIN_NAMES = (
 )
 
 
+# Built-ins bound to a stand-in that imports them on first use: `pydist -e` and
+# scripts do not pay at start for behaviours they never touch.
+LOADED_ON_USE = frozenset(
+    ("Task", "Agent", "Global", "pg", "Registry", "erpc", "DynamicSupervisor", "Timer", "i")
+    + ("get_state", "replace_state")
+)
+
+
+def _builtin(name: str):
+    import pydist
+
+    return getattr(pydist, name)
+
+
+class _OnUse:
+    """A built-in not imported yet: the first use imports it and puts the real object in
+    the namespace in its place. Until then it acts as the object does: attributes, calls,
+    ``isinstance``, a base class, ``repr``, ``dir``, and pickling (as the real one)."""
+
+    __slots__ = ("_pydist_name", "_pydist_ns")
+
+    def __init__(self, name: str, ns: dict):
+        self._pydist_name, self._pydist_ns = name, ns
+
+    def _pydist_resolve(self):
+        obj = _builtin(self._pydist_name)
+        if self._pydist_ns.get(self._pydist_name) is self:
+            self._pydist_ns[self._pydist_name] = obj
+        return obj
+
+    def __getattr__(self, attr):
+        return getattr(self._pydist_resolve(), attr)
+
+    def __call__(self, *args, **kwargs):
+        return self._pydist_resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return repr(self._pydist_resolve())
+
+    def __dir__(self):
+        return dir(self._pydist_resolve())
+
+    def __eq__(self, other):
+        return self._pydist_resolve() == (other._pydist_resolve() if isinstance(other, _OnUse) else other)
+
+    def __hash__(self):
+        return hash(self._pydist_resolve())
+
+    def __instancecheck__(self, obj) -> bool:
+        return isinstance(obj, self._pydist_resolve())
+
+    def __subclasscheck__(self, cls) -> bool:
+        return issubclass(cls, self._pydist_resolve())
+
+    def __mro_entries__(self, bases):
+        return (self._pydist_resolve(),)
+
+    def __reduce__(self):
+        return (_builtin, (self._pydist_name,))
+
+
+def resolve(obj):
+    """The real object behind a built-in not loaded yet (``obj`` itself otherwise)."""
+    return obj._pydist_resolve() if type(obj) is _OnUse else obj
+
+
 def prompt_namespace() -> dict:
     """A fresh ``__main__``-like namespace holding the built-ins.
 
@@ -48,6 +114,9 @@ def prompt_namespace() -> dict:
 
     ns = {"__name__": "__main__", "__builtins__": builtins}
     for name in BUILTIN_NAMES:
+        if name in LOADED_ON_USE:
+            ns[name] = _OnUse(name, ns)
+            continue
         try:
             ns[name] = getattr(pydist, name)
         except (AttributeError, ImportError):
