@@ -24,6 +24,7 @@ from .._base.names import NONODE, qualify
 from .._base.terms import Pid, Ref
 from . import interrupts
 from . import scheduler as _scheduler
+from .ports import DistributionPort
 from .scheduler import Scheduler
 from .state import Process, ProcessExitSignal, WorkerPool, current, set_current
 
@@ -48,7 +49,7 @@ class Runtime:
     def __init__(self):
         self.name = NONODE
         self.creation = int.from_bytes(os.urandom(4), "big") or 1
-        self.dist = None
+        self.dist: DistributionPort | None = None  # set by pydist.start (a _core.dist.Distribution)
         self._next_id = 1
         self._id_lock = threading.Lock()
         # refs start where this incarnation's random creation says: a restarted node
