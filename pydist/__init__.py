@@ -80,6 +80,19 @@ _LAZY = {
 }
 
 
+def load_ipython_extension(ipython):
+    """``%load_ext pydist`` in IPython or Jupyter: the kernel becomes a node (docs/notebooks.md)."""
+    from ._ipython.extension import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    from ._ipython.extension import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def __getattr__(name):
     # The OTP layer and the help loads on first use, so `pydist -e` starts fast.
     if name in _LAZY:

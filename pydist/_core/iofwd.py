@@ -8,6 +8,12 @@ node that spawned it, on another node) gets the text as
 The io server is a handler process: its messages are written as they arrive,
 with no thread of its own. ``TERMINAL`` is what the REPL redirects to print
 above the prompt.
+
+In a Jupyter kernel the streams replaced are ipykernel's, which route each
+cell's output by the request that ran it (``set_parent``): a
+``ProcessStream`` passes those calls on, and a notebook's cells may be group
+leaders of their own (``add_terminal_leader``), re-stamped with the node's
+name when it starts (``on_new_user_io``).
 """
 
 from __future__ import annotations
@@ -109,12 +115,23 @@ class Terminal:
 TERMINAL = Terminal()
 
 
+# ipykernel's OutStream routes text by the request that printed it; the kernel
+# calls these on sys.stdout, so a replacement that dropped them would leave every
+# later cell silent (its output would go to the cell that started pydist).
+_FORWARDED = frozenset({"set_parent", "set_thread_parent", "reset_thread_parent", "parent_header"})
+
+
 class ProcessStream(io.TextIOBase):
     """A ``sys.stdout`` that follows the printing process's group leader."""
 
     def __init__(self, name: str):
         super().__init__()
         self.name = name
+
+    def __getattr__(self, attr):
+        if attr in _FORWARDED:  # only what the stream it replaced has (hasattr stays honest)
+            return getattr(self._target(), attr)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
 
     @property
     def encoding(self):  # type: ignore[override]  # read-only, as on a real text stream
@@ -164,11 +181,13 @@ class ProcessStream(io.TextIOBase):
         p = current()
         if p is not None and p.iobuf:
             flush_process(p)
-        else:
-            try:
-                self._target().flush()
-            except (OSError, ValueError, AttributeError):
-                pass
+        sched = RUNTIME._sched
+        if sched is not None and sched.ident == threading.get_ident():
+            return  # the loop never waits for a terminal (its text was posted anyway)
+        try:  # then the real stream too: ipykernel sends what it holds before a cell's result
+            self._target().flush()
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 def _send_io(gl, stream: str, text: str) -> None:
@@ -248,10 +267,28 @@ def _io_server(msg) -> None:
 
 def _report_crash(p, text: str) -> None:
     """Crash reports go to this node's terminal and to the group leader's."""
-    TERMINAL.write("stderr", text)
     gl = p.group_leader
+    if gl in _terminal_leaders:  # it writes to this terminal itself: once is enough
+        _send_io(gl, "stderr", text)
+        return
+    TERMINAL.write("stderr", text)
     if gl is not None and gl != RUNTIME.user_io:
         _send_io(gl, "stderr", text)
+
+
+_terminal_leaders: set = set()  # local group leaders that write to TERMINAL (a notebook's cells)
+_new_user_io_hooks: list = []
+
+
+def add_terminal_leader(pid) -> None:
+    """``pid`` (a local handler process) writes what it is sent to this node's terminal."""
+    _terminal_leaders.add(pid)
+
+
+def on_new_user_io(hook) -> None:
+    """Call ``hook()`` each time the io server is re-created (the node got a name):
+    other local group leaders then re-stamp themselves too."""
+    _new_user_io_hooks.append(hook)
 
 
 def new_user_io():
@@ -263,6 +300,8 @@ def new_user_io():
             for p in RUNTIME.procs.values():
                 if p.group_leader == old:
                     p.group_leader = RUNTIME.user_io
+    for hook in list(_new_user_io_hooks):
+        hook()
     return RUNTIME.user_io
 
 

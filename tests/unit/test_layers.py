@@ -1,6 +1,7 @@
 """The folders are the layers: imports point down only, package by package.
 
     _cli ─► _repl ─► _otp ─► _api ─► _core ─► _net ─► _base
+            _ipython ─┘   (beside _repl: neither imports the other)
 
 A module may import from its own package and from any package below it;
 the OTP layer and ``rpc`` are built on the public process API only (they may
@@ -15,8 +16,10 @@ import pydist
 
 PKG = Path(pydist.__file__).parent
 
-ORDER = ["_base", "_net", "_core", "_api", "_otp", "_repl", "_cli"]
-RANK = {name: i for i, name in enumerate(ORDER)}
+# Packages on one level (a tuple) sit side by side: neither may import the other.
+# _ipython (IPython and Jupyter as a node) is a front end beside the prompt.
+ORDER = ["_base", "_net", "_core", "_api", "_otp", ("_repl", "_ipython"), "_cli"]
+RANK = {name: i for i, level in enumerate(ORDER) for name in (level if isinstance(level, tuple) else (level,))}
 
 # Packages a package may use beyond those strictly below it being allowed:
 # the OTP layer is built on the public API (and _base) only, as OTP is on
@@ -66,7 +69,9 @@ def _modules():
 
 def test_every_module_lives_in_a_layer():
     loose = [p.name for p in PKG.glob("*.py") if p.stem not in ("__init__", "__main__", "_cli")]
-    assert not loose, f"modules outside the layer packages: {loose} (put each in _base/_net/_core/_api/_otp/_repl)"
+    assert not loose, (
+        f"modules outside the layer packages: {loose} (put each in _base/_net/_core/_api/_otp/_repl/_ipython)"
+    )
     for sub in PKG.iterdir():
         if sub.is_dir() and sub.name.startswith("_") and sub.name != "__pycache__":
             assert sub.name in RANK, f"{sub.name} is not a known layer; add it to ORDER"
@@ -81,7 +86,7 @@ def test_imports_point_down():
             target = _package(imported)
             if target not in RANK:
                 continue  # the facade (pydist itself) or __version__
-            if RANK[target] > RANK[own]:
+            if RANK[target] > RANK[own] or (RANK[target] == RANK[own] and target != own):
                 bad.append(f"{mod} imports {imported}")
             allowed = ONLY.get(mod) or ONLY.get(own)
             if allowed is not None and target not in allowed:
