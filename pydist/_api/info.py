@@ -27,7 +27,14 @@ from .._core.runtime import RUNTIME
 __all__ = ["i", "process_info", "processes"]
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_KERNEL = (os.path.join(_PKG, "_core"), os.path.join(_PKG, "_api"), os.path.join(_PKG, "_net"))
+# frames that are pydist's plumbing, not what a process is doing: the kernel, and the
+# prompt's stand-ins for built-ins loaded on use
+_KERNEL = (
+    os.path.join(_PKG, "_core"),
+    os.path.join(_PKG, "_api"),
+    os.path.join(_PKG, "_net"),
+    os.path.join(_PKG, "_repl", "namespace.py"),
+)
 _SERVER_LOOP = os.path.join(_PKG, "_otp", "server_loop.py")
 _MESSAGES_SHOWN = 100
 
