@@ -195,12 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"pydist: {err}\n")
         return 1
     finally:
-        from ._api.node import stop
+        from ._api.node import _leave_at_exit
         from ._core.iofwd import TERMINAL, flush_all
 
         flush_all()  # unfinished lines printed here
         TERMINAL.drain()  # output that arrived from other nodes is shown before we go
-        stop()
+        _leave_at_exit()  # the loop stops first: no green process uses the sockets as they close
 
 
 def _main(args) -> int:

@@ -49,8 +49,17 @@ def start(
     RUNTIME.dist = dist
     _iofwd.install()
     _iofwd.new_user_io()
-    atexit.register(stop)
+    atexit.register(_leave_at_exit)
     return full
+
+
+def _leave_at_exit() -> None:
+    """The interpreter is exiting: stop the loop first (no green process runs
+    past here, so nothing uses the sockets while they close), then leave."""
+    sched = RUNTIME._sched
+    if sched is not None:
+        sched.stop()
+    stop()
 
 
 def stop() -> None:

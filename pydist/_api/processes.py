@@ -13,7 +13,6 @@ import logging
 from .._base.errors import Exit
 from .._base.terms import Pid, Ref
 from .._core.runtime import RUNTIME
-from .._core.scheduler import SLICE_SENDS
 from .._core.state import ProcessExitSignal
 from .._net import wire as _wire
 from .._net.pickling import dumps_call
@@ -67,9 +66,7 @@ def _spend() -> None:
     the others (and the sockets) have a turn every ``SLICE_SENDS`` calls."""
     sched = RUNTIME._sched
     if sched is not None and sched.current is not None and sched.in_loop_thread():
-        sched.sends += 1
-        if sched.sends >= SLICE_SENDS:
-            sched.yield_now(sched.current)
+        sched.spend()
 
 
 def receive(timeout: float | None = None, match=None):

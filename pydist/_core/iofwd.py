@@ -52,6 +52,12 @@ class Terminal:
         if sched is not None and sched.ident == threading.get_ident():
             self.post(stream, text)  # the loop (a green process, a frame) never waits for a terminal
             return
+        if self._queued:
+            self.post(stream, text)  # text is queued: behind it, so every writer shares one order
+            return
+        self._write_now(stream, text)
+
+    def _write_now(self, stream: str, text: str) -> None:
         target = self.err if stream == "stderr" else self.out
         with self.lock:
             try:
@@ -87,7 +93,7 @@ class Terminal:
                 dropped, self._dropped = self._dropped, 0
                 self._ready.clear()
             for stream, text in batch:
-                self.write(stream, text)
+                self._write_now(stream, text)
                 with self._qlock:
                     self._queued -= len(text)
             if dropped:
@@ -175,6 +181,9 @@ class ProcessStream(io.TextIOBase):
                 TERMINAL.write(self.name, out)
             else:
                 _send_io(gl, self.name, out)
+        sched = p.sched
+        if sched is not None and sched.current is p:
+            sched.spend()  # a process that keeps printing lets the others run, and obeys exit signals
         return len(text)
 
     def flush(self) -> None:

@@ -22,8 +22,10 @@ import cloudpickle
 from .._base.errors import Exit, SystemLimit
 from .._base.names import NONODE, qualify
 from .._base.terms import Pid, Ref
+from .._base.tracebacks import user_traceback
 from . import interrupts
 from . import scheduler as _scheduler
+from . import state as _state
 from .ports import DistributionPort
 from .scheduler import Scheduler
 from .state import Process, ProcessExitSignal, WorkerPool, current, set_current
@@ -240,9 +242,7 @@ class Runtime:
         set_current(None)
 
     def report_crash(self, p: Process, err: BaseException) -> None:
-        tb = "".join(
-            traceback.format_exception(type(err), err, err.__traceback__.tb_next if err.__traceback__ else None)
-        )
+        tb = "".join(traceback.format_exception(type(err), err, user_traceback(err)))  # from the user's frame on
         text = f"Process {p.pid} on node {self.name} raised an exception\n{tb}"
         if self.crash_reporter is not None:
             self.crash_reporter(p, text)
@@ -283,6 +283,8 @@ class Runtime:
 
     # -- messages -------------------------------------------------------------
     def send(self, dest, msg):
+        if _state.TRACER is not None:
+            _state.TRACER.sent(dest, msg)
         if type(dest) is Pid:
             node = dest.node
             if node == self.name or node == NONODE:
@@ -428,6 +430,8 @@ class Runtime:
         ref = self.make_ref()
         if isinstance(target, str):
             target = (target, self.name)
+        if make_msg is not None and _state.TRACER is not None:
+            make_msg = _state.TRACER.wrap_call(target, make_msg)
         node = _target_node(target, self.name)
         if node == self.name or node == NONODE:
             with self.lock:

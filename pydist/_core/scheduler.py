@@ -49,6 +49,7 @@ from typing import Any
 
 import greenlet
 
+from .._base.errors import SystemLimit
 from . import interrupts
 from .state import Process, ProcessExitSignal, set_current
 
@@ -81,6 +82,8 @@ class Scheduler:
         self._incoming: deque = deque()  # callables posted by other threads (run on the loop)
         self._io_jobs: deque = deque()  # socket work posted by other threads (whoever polls runs it)
         self._timers: list = []  # heap of (when, seq, fn, arg)
+        self._compact_at = 1024  # heap size that triggers dropping stale timers
+        self._on_timeout = self._timeout  # one bound method: timers are told apart by identity
         self._seq = itertools.count()
         self._readers: dict = {}  # socket or fd -> callback()
         self._items: list = []
@@ -138,7 +141,7 @@ class Scheduler:
         Runs at once if this thread polls the sockets now (or is a green
         process on the loop); else it is posted and the caller waits.
         """
-        if self.polling_here() or _get_ident() == self.ident:
+        if self.polling_here() or _get_ident() == self.ident or not self.thread.is_alive():
             return fn(*args)
         done = threading.Event()
         box: list = []
@@ -161,7 +164,7 @@ class Scheduler:
 
     def post_io(self, fn, *args) -> None:
         """Socket work that nobody waits for (closing a connection)."""
-        if self.polling_here():
+        if self.polling_here() or not self.thread.is_alive():
             fn(*args)
             return
         self._io_jobs.append(lambda: fn(*args))
@@ -213,8 +216,20 @@ class Scheduler:
         """Yield until woken (or ``deadline``): called by ``p`` itself, in ``receive``."""
         p.wait_token += 1  # any older timer of this process is stale from now on
         if deadline is not None:
-            heapq.heappush(self._timers, (deadline, next(self._seq), self._timeout, (p, p.wait_token)))
+            timers = self._timers
+            heapq.heappush(timers, (deadline, next(self._seq), self._on_timeout, (p, p.wait_token)))
+            if len(timers) > self._compact_at:
+                self._compact_timers()
         self.hub.switch()  # type: ignore[union-attr]
+
+    def _compact_timers(self) -> None:
+        """Drop the timers of waits that ended long before their deadline (a
+        server answering calls made with long timeouts would pile them up)."""
+        on_timeout = self._on_timeout
+        live = [t for t in self._timers if t[2] is not on_timeout or t[3][0].wait_token == t[3][1]]
+        heapq.heapify(live)
+        self._timers[:] = live
+        self._compact_at = max(1024, 2 * len(live))
 
     def _timeout(self, arg) -> None:
         p, token = arg
@@ -245,13 +260,37 @@ class Scheduler:
             self.call_soon_threadsafe(self._runq.append, p)
 
         assert self._pool is not None
-        self._pool.submit(work)
+        try:
+            self._pool.submit(work)
+        except RuntimeError as err:  # no helper thread could be started
+            raise SystemLimit(
+                f"cannot start a helper thread for a blocking call ({err}); this node runs "
+                f"{threading.active_count()} threads: stop some thread processes"
+            ) from None
         while not box:
+            p.set_waiting()  # an exit signal wakes it; a message's wake-up is only spurious
             self.hub.switch()  # type: ignore[union-attr]
+            if p.pending_exit is not None and not box:
+                p.stop_waiting()
+                raise ProcessExitSignal()  # the helper's late result is dropped
+        p.stop_waiting()
         ok, value = box[0]
         if not ok:
             raise value
         return value
+
+    def spend(self) -> None:
+        """One primitive call (send, spawn, print, a receive that found its
+        message) by the running green process: every ``SLICE_SENDS`` calls it
+        lets the others and the sockets have a turn. Loop thread only."""
+        p = self.current
+        if p is None:
+            return
+        if p.pending_exit is not None:
+            raise ProcessExitSignal()  # an exit signal lands at any primitive, not only a yield
+        self.sends += 1
+        if self.sends >= SLICE_SENDS:
+            self.yield_now(p)
 
     def sleep(self, seconds: float) -> None:
         """Cooperative sleep of the calling green process (exit signals end it)."""
@@ -288,7 +327,7 @@ class Scheduler:
                 fn, args = incoming.popleft()
                 try:
                     fn(*args)
-                except Exception:
+                except BaseException:  # the loop must outlive anything a task lets out
                     log.exception("pydist: a task posted to the I/O loop failed")
             if runq:
                 self._run_ready()
@@ -310,7 +349,7 @@ class Scheduler:
                     _, _, fn, arg = heapq.heappop(timers)
                     try:
                         fn(arg)
-                    except Exception:
+                    except BaseException:
                         log.exception("pydist: a timer failed")
 
     def _run_ready(self) -> None:
@@ -320,9 +359,12 @@ class Scheduler:
         runq, idle = self._runq, self._idle
         hub = self.hub
         monotonic = time.monotonic
-        for _ in range(RUN_BUDGET):
+        began = monotonic()
+        for n in range(RUN_BUDGET):
             if not runq:
                 return
+            if n & 15 == 15 and monotonic() - began > 0.005:
+                return  # the sockets and the timers get their turn at least every few ms
             p = runq.popleft()
             g = p.glet
             job = None
@@ -380,6 +422,7 @@ class Scheduler:
             p = self.current
             if p is not None:
                 p.glet = None  # this process is done with its greenlet
+            job = p = None  # a parked greenlet must not keep the last process's data alive
             if len(idle) >= MAX_IDLE:
                 return
             idle.append(me)
@@ -423,16 +466,34 @@ class Scheduler:
                     if held >= HOLD_WARNING and warned != (p, since):
                         warned = (p, since)
                         log.warning(
-                            "process %s (%s) has held the scheduler for %.1f s without yielding; "
+                            "process %s (%s) has held the scheduler for %.1f s without yielding%s; "
                             "other green processes wait meanwhile. Run blocking or long work in a "
                             "thread process: spawn(fn, thread=True)",
                             p.pid,
                             _describe(p),
                             held,
+                            self._where_stuck(),
                         )
                     self._poll_once(50)
             finally:
                 self.io_lock.release()
+
+    def _where_stuck(self) -> str:
+        frame = sys._current_frames().get(self.ident or 0)
+        if frame is None:
+            return ""
+        code = frame.f_code
+        return f" (now in {code.co_name}, {code.co_filename}:{frame.f_lineno})"
+
+    def stop(self) -> None:
+        """Stop the loop (the node is exiting): no green process runs past here,
+        so nothing touches the sockets while the transport closes them."""
+        if not self._running:
+            return
+        self._running = False
+        self._poke()
+        if threading.current_thread() is not self.thread:
+            self.thread.join(2.0)
 
     def stats(self) -> dict:
         return {"ready": len(self._runq), "timers": len(self._timers), "readers": len(self._readers)}

@@ -39,6 +39,9 @@ log = logging.getLogger("pydist")
 _NO_MAIL: tuple = ()  # the mailbox of a process that never got a message
 _NO_LINKS: frozenset = frozenset()
 MAILBOX_WARNING = 100_000  # a mailbox this long is said once (and checked against the limit)
+# The node's Tracer (_core/tracing.py) while anything is traced or counted, else None:
+# the hot path then pays one global load and test per message.
+TRACER: Any = None
 
 
 class ProcessExitSignal(BaseException):
@@ -130,6 +133,8 @@ class Process:
 
     def deliver(self, msg) -> None:
         """Queue ``msg`` (any thread). Replies to abandoned calls are dropped."""
+        if TRACER is not None:
+            TRACER.received(self, msg)
         if self.handler is not None:
             self.handler(msg)
             return
@@ -181,9 +186,14 @@ class Process:
         """The oldest message (for which ``match`` is true); see ``pydist.receive``."""
         if match is None and self.mailbox and self.pending_exit is None:
             try:  # only this process pops its mailbox, and deque ops are atomic
-                return self.mailbox.popleft()
+                msg = self.mailbox.popleft()
             except IndexError:
                 pass
+            else:
+                sched = self.sched
+                if sched is not None and sched.current is self:
+                    sched.spend()  # a process draining a backlog still lets the others run
+                return msg
         if self.sched is not None:
             return self._receive_green(timeout, match)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -300,6 +310,11 @@ class Process:
             self.alive = False
             self.mailbox = _NO_MAIL
         return True
+
+    def set_waiting(self) -> None:
+        """A green process about to yield in a blocking call: exit signals wake it."""
+        with self.cond:
+            self.waiting = True
 
     def stop_waiting(self) -> bool:
         """A receive's deadline passed: True if the process still waited (it runs again)."""

@@ -105,8 +105,9 @@ def _port(text: str | None):
         raise PydistError(f"%pydist: --port takes a port or a range like 9100-9105, not {text!r}") from None
 
 
-def pydist_magic(line: str) -> None:
-    """``%pydist --sname NAME`` (or ``--name``, ``--cookie``, ``--port``, ``--ticktime``)."""
+def pydist_magic(line: str, what: str = "kernel") -> None:
+    """``%pydist --sname NAME`` (or ``--name``, ``--cookie``, ``--port``, ``--ticktime``);
+    ``what`` is how the messages call this session (a kernel, IPython)."""
     from .._api.node import DEFAULT_TICKTIME, Node, start
 
     try:
@@ -114,9 +115,9 @@ def pydist_magic(line: str) -> None:
         if not (args.sname or args.name):
             if Node.alive():
                 peers = Node.list()
-                print(f"this kernel is the node {Node.self()}; connected to {peers or 'no other node'}")
+                print(f"this {what} is the node {Node.self()}; connected to {peers or 'no other node'}")
             else:
-                print("this kernel is not distributed yet: %pydist --sname NAME makes it a node")
+                print(f"this {what} is not distributed yet: %pydist --sname NAME makes it a node")
             return
         if args.sname and args.name:
             raise PydistError("%pydist: give either --sname or --name, not both")
@@ -127,7 +128,7 @@ def pydist_magic(line: str) -> None:
             ticktime=args.ticktime or DEFAULT_TICKTIME,
             port=_port(args.port),
         )
-        print(f"this kernel is the node {full}")
+        print(f"this {what} is the node {full}")
     except _Done:
         return
     except PydistError as err:
@@ -205,13 +206,19 @@ def load_ipython_extension(shell) -> None:
             except (AttributeError, ImportError):
                 pass
     shell.push(names, interactive=False)  # not listed by %who: they are built-ins, as at the prompt
-    shell.register_magic_function(pydist_magic, magic_kind="line", magic_name="pydist")
+    what = "kernel" if ext.cells is not None else "IPython"
+
+    def magic(line: str) -> None:
+        pydist_magic(line, what)
+
+    magic.__doc__ = pydist_magic.__doc__
+    shell.register_magic_function(magic, magic_kind="line", magic_name="pydist")
     shell.events.register("pre_run_cell", ext.pre_run_cell)
     shell.events.register("post_run_cell", ext.post_run_cell)
     shell.set_custom_exc((ProcessExitSignal,), _show_exit_signal)
     interrupts.boundary(_run_code(shell))  # the cell's frames are user code: safe points
     if RUNTIME.dist is None:
-        print("pydist loaded: %pydist --sname NAME makes this kernel a node; h() lists the built-ins")
+        print(f"pydist loaded: %pydist --sname NAME makes this {what} a node; h() lists the built-ins")
     else:
         print(f"pydist loaded on the node {RUNTIME.name}; h() lists the built-ins")
 

@@ -2,7 +2,8 @@
 
 ``Term.expect`` matches against what the screen shows: the output with
 terminal escape sequences (colours, cursor moves) removed, so a test reads
-like a transcript. Every wait has a deadline and fails with the screen's
+like a transcript; ``Term.screen`` is the screen itself (a VT100 emulator,
+pyte), for what was erased or redrawn. Every wait has a deadline and fails with the screen's
 last lines.
 """
 
@@ -25,13 +26,13 @@ def screen_text(raw: str) -> str:
 
 
 class Term:
-    """One ``pydist`` in a pty (TERM=xterm unless told otherwise)."""
+    """One ``pydist`` (or ``python -m module``) in a pty (TERM=xterm unless told otherwise)."""
 
-    def __init__(self, *args: str, cwd, env: dict | None = None, dims=(40, 200)):
+    def __init__(self, *args: str, cwd, env: dict | None = None, dims=(40, 200), module: str = "pydist"):
         env = base_env(**{"TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "PYTHONUNBUFFERED": None, **(env or {})})
         self.child = pexpect.spawn(
             sys.executable,
-            ["-m", "pydist", *args],
+            ["-m", module, *args],
             env=env,
             cwd=str(cwd),
             encoding="utf-8",
@@ -39,6 +40,7 @@ class Term:
             dimensions=dims,
             timeout=TIMEOUT,
         )
+        self.dims = dims
         self.raw = ""
         self.pos = 0  # matches start after the previous match
         self.eof = False
@@ -70,6 +72,29 @@ class Term:
                 raise AssertionError(
                     f"{pattern!r} did not appear ({why}); screen after the last match:\n{text[self.pos :][-3000:]}"
                 )
+            self._pump(0.05)
+
+    def screen(self) -> str:
+        """The screen as the person sees it now (a VT100 emulator fed everything
+        so far): erased text is gone, a redrawn prompt is where it ends up."""
+        import pyte
+
+        screen = pyte.Screen(self.dims[1], self.dims[0])
+        pyte.Stream(screen).feed(self.raw)
+        return "\n".join(line.rstrip() for line in screen.display).rstrip("\n")
+
+    def expect_screen(self, pattern: str, timeout: float = TIMEOUT) -> re.Match:
+        """Wait until the screen shows a match of the regular expression ``pattern``."""
+        rx = re.compile(pattern, re.MULTILINE)
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.screen()
+            m = rx.search(shown)
+            if m:
+                return m
+            if self.eof or time.monotonic() > deadline:
+                why = "the program ended" if self.eof else f"{timeout} s passed"
+                raise AssertionError(f"{pattern!r} is not on the screen ({why}); the screen:\n{shown}")
             self._pump(0.05)
 
     def settle(self, seconds: float = 0.3) -> str:
@@ -109,8 +134,8 @@ def terms_fixture(tmp_path):
     """``terms("--sname", name)`` starts a pydist prompt; all are killed at the end."""
     started: list[Term] = []
 
-    def start(*args: str, cwd=None, env=None, dims=(40, 200)) -> Term:
-        t = Term(*args, cwd=cwd or tmp_path, env=env, dims=dims)
+    def start(*args: str, cwd=None, env=None, dims=(40, 200), module="pydist") -> Term:
+        t = Term(*args, cwd=cwd or tmp_path, env=env, dims=dims, module=module)
         started.append(t)
         return t
 
