@@ -139,9 +139,9 @@ def setup_logging(level: str | None = None, timestamps: bool | None = None) -> N
         timestamps = not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
     log = logging.getLogger("pydist")
     if not log.handlers:
-        handler = _TerminalHandler()
-        handler.addFilter(_lowercase_level)
-        log.addHandler(handler)
+        terminal = _TerminalHandler()
+        terminal.addFilter(_lowercase_level)
+        log.addHandler(terminal)
         log.propagate = False
     fmt = "[%(level)s] %(asctime)s.%(msecs)03d %(message)s" if timestamps else "[%(level)s] %(message)s"
     for handler in log.handlers:

@@ -82,7 +82,7 @@ def _kind(p, cls) -> str | None:
     """What a system process is (None: it is the user's)."""
     if p.handler is not None:
         return "io server" if p.pid == RUNTIME.user_io else "handler"
-    return _SYSTEM_SERVERS.get(getattr(cls, "__module__", None))
+    return _SYSTEM_SERVERS.get(getattr(cls, "__module__", ""))
 
 
 def _size(obj, seen: set, budget: list) -> int:

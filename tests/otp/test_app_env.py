@@ -24,7 +24,9 @@ def children():
 
 
 def app_folder(tmp_path):
-    (tmp_path / "envapp.py").write_text("from pydist import Application, GenServer, Supervisor\n" + textwrap.dedent(APP))
+    (tmp_path / "envapp.py").write_text(
+        "from pydist import Application, GenServer, Supervisor\n" + textwrap.dedent(APP)
+    )
     return tmp_path
 
 
