@@ -12,7 +12,7 @@ IPython's prompt (``terminal.py``).
 The thread running cells is a thread process (``self()`` has a mailbox);
 ``receive()`` stops on the kernel's interrupt (``KeyboardInterrupt``, as any
 blocking call), and an exit signal (a linked process crashed) ends the cell
-with Elixir's ``** (EXIT from ...)`` line while the kernel's process lives
+with Elixir's EXIT line (``_base.reasons.exit_signal``) while the kernel's process lives
 on, as at pydist's own prompt. Everything here runs on the thread running
 the cells, called by IPython's events.
 """
