@@ -23,6 +23,7 @@ _DESCRIPTION = "A Python prompt that is also a node of a cluster (distributed Py
 _EPILOG = """\
 other commands:
   pydist epmd [--names|--kill|--daemon]   the name server (nodes start it when none answers)
+  pydist observer NODE                    a live view of NODE and its cluster (q leaves)
 
 environment:
   PYDIST_COOKIE      the cookie, when --cookie is not given (else ~/.pydist.cookie)
@@ -182,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         from ._net.epmd.cli import main as epmd_main
 
         return epmd_main(argv[1:])
+    if argv and argv[0] == "observer":
+        return _observer(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return _main(args)
@@ -203,9 +206,27 @@ def main(argv: list[str] | None = None) -> int:
         _leave_at_exit()  # the loop stops first: no green process uses the sockets as they close
 
 
+def _observer(argv: list[str]) -> int:
+    """``pydist observer NODE``: the observer from a shell, as a node of its own (``_repl/observer.py``)."""
+    from ._api.node import stop
+    from ._core import iofwd as _iofwd
+    from ._repl.observer import cli_main
+
+    setup_logging()
+    _iofwd.install()
+    try:
+        return cli_main(argv)
+    except PydistError as err:
+        sys.stderr.write(f"pydist: {err}\n")
+        return 1
+    finally:
+        stop()
+
+
 def _main(args) -> int:
     from ._api.node import DEFAULT_TICKTIME, start
     from ._core import iofwd as _iofwd
+    from ._core import ioread as _ioread
 
     if args.interactive and not (args.eval or args.script):
         raise UsageError("-i goes with -e CODE or SCRIPT")
@@ -213,6 +234,7 @@ def _main(args) -> int:
         raise UsageError("--ticktime must be a positive number of seconds")
     setup_logging(args.log_level, args.log_timestamps)
     _iofwd.install()
+    _ioread.install()
     config = args.config or os.environ.get("PYDIST_CONFIG")
     if config:
         from ._otp.app_env import load_config

@@ -16,6 +16,7 @@ from .._base import names as _names
 from .._base.errors import UsageError
 from .._base.terms import Pid
 from .._core import iofwd as _iofwd
+from .._core import ioread as _ioread
 from .._core.runtime import RUNTIME
 from .._net.cookie import load_cookie
 from .._net.epmd import client as _epmd
@@ -48,6 +49,7 @@ def start(
     RUNTIME.name = full
     RUNTIME.dist = dist
     _iofwd.install()
+    _ioread.install()
     _iofwd.new_user_io()
     atexit.register(_leave_at_exit)
     return full

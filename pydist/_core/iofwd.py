@@ -23,6 +23,7 @@ import io
 import sys
 import threading
 import time
+from typing import Any
 
 from .runtime import RUNTIME
 from .state import current
@@ -189,7 +190,11 @@ class ProcessStream(io.TextIOBase):
     def flush(self) -> None:
         p = current()
         if p is not None and p.iobuf:
-            flush_process(p)
+            if writes_here(p.group_leader):
+                flush_process(p)
+            # else the partial line leaves within _PartialLines.DELAY anyway; held back
+            # till then, it is the prompt of an input() that reads right after this flush
+            # (taken back by take_partial), so the home prompt shows the question once
         sched = RUNTIME._sched
         if sched is not None and sched.ident == threading.get_ident():
             return  # the loop never waits for a terminal (its text was posted anyway)
@@ -218,6 +223,20 @@ def flush_process(p) -> None:
             TERMINAL.write(stream, text)
         else:
             _send_io(gl, stream, text)
+
+
+def writes_here(gl) -> bool:
+    """Whether a process with group leader ``gl`` shows its text on this node's terminal."""
+    return gl is None or gl == RUNTIME.user_io or gl in _terminal_leaders
+
+
+def take_partial(p, stream: str) -> str:
+    """Take back what ``p`` printed on ``stream`` without a newline and has not sent yet."""
+    with _io_lock:
+        text = p.iobuf.get(stream, "")
+        if text:
+            p.iobuf[stream] = ""
+    return text
 
 
 def flush_all() -> None:
@@ -268,10 +287,15 @@ _io_lock = threading.RLock()
 _partial = _PartialLines()
 
 
+REQUEST_HANDLER: Any = None  # set by _core.ioread: read requests and their readers' DOWNs
+
+
 def _io_server(msg) -> None:
     # runs on the I/O thread: hand the text over, never wait for the terminal
     if type(msg) is tuple and len(msg) == 3 and msg[0] == "$io" and isinstance(msg[2], str):
         TERMINAL.post("stderr" if msg[1] == "stderr" else "stdout", msg[2])
+    elif type(msg) is tuple and REQUEST_HANDLER is not None:
+        REQUEST_HANDLER(msg)
 
 
 def _report_crash(p, text: str) -> None:

@@ -29,6 +29,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from .._core.iofwd import TERMINAL
+from .._core.ioread import READS
 from .._core.runtime import RUNTIME
 from .._core.state import ProcessExitSignal
 from .evaluate import Evaluator, format_exception, is_complete, take_exit_signal
@@ -137,21 +138,29 @@ def _prompt_text(ev, continuation: bool = False) -> str:
     return f"{lead}({node or RUNTIME.name}){ev.counter}> "
 
 
-def _run_entry(ev, proc, text: str) -> bool:
-    """Run one entry; False if it raised (or an exit signal was shown before it)."""
+def _run_entry(ev, proc, text: str, asker=None) -> bool:
+    """Run one entry; False if it raised (or an exit signal was shown before it).
+
+    ``asker`` (a ``BusyAsker``) answers other processes' ``input()`` meanwhile.
+    """
     early = take_exit_signal(proc)  # one that arrived just before this entry
     _say(early)
     ev.width = _width()
+    if asker is not None:
+        asker.start()
     proc.enter_user_code()  # from here an exit signal may interrupt the entry anywhere
     try:
         return ev.run(text) and not early
     finally:
         proc.leave_user_code()
+        if asker is not None:
+            asker.stop()
 
 
 def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
     from .complete import PromptCompleter
-    from .terminal import PromptTerminal
+    from .reads import BusyAsker, serve_pending
+    from .terminal import READ_DUE, PromptTerminal
 
     def names():
         return ev.names if remote else list(ns)
@@ -160,6 +169,8 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
         return ns[name] if name in ns else getattr(builtins, name)
 
     term = PromptTerminal(completer=PromptCompleter(names, lookup), proc=proc, on_idle_exit=_say)
+    asker = BusyAsker(term)
+    READS.server = asker.changed  # input() of processes whose group leader this prompt is
     from .. import __version__
 
     where = f"on {getattr(ev, 'prompt_node', RUNTIME.name)}" if RUNTIME.dist is not None else "not distributed"
@@ -171,13 +182,16 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
     try:
         while True:
             try:
+                serve_pending(term)
                 try:
-                    text = term.read(_prompt_text(ev), _prompt_text(ev, continuation=True))
+                    text = term.read(_prompt_text(ev), _prompt_text(ev, continuation=True), reads_due=READS.first)
                 except KeyboardInterrupt:
                     continue  # Ctrl-C clears the line
                 except EOFError:
                     return 0
-                _run_entry(ev, proc, text)
+                if text is READ_DUE:
+                    continue  # a process asks for a line: its question first, then this entry again
+                _run_entry(ev, proc, text, asker)
             except SystemExit as err:
                 return _exit_code(err)
             except KeyboardInterrupt:  # landed outside the entry itself
@@ -185,6 +199,7 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
             except ProcessExitSignal:
                 _say(take_exit_signal(proc) or "")
     finally:
+        READS.server = None
         term.close()
 
 
@@ -224,8 +239,17 @@ def _line_loop(ev, proc, prompts: bool) -> int:
     failed = False
     ev.interrupt_raises = not prompts
 
+    asked: set = set()  # read requests whose question was shown
+
+    def show_question():  # any thread: a process asks for a line; the next line read answers it
+        req = READS.first()
+        if req is not None and req.ref not in asked:
+            asked.add(req.ref)
+            TERMINAL.write("stdout", req.question)
+
     def show_prompt():
-        if prompts:
+        show_question()
+        if prompts and READS.first() is None:
             TERMINAL.write("stdout", _prompt_text(ev, continuation=bool(pending)))
 
     def flush_pending():
@@ -236,6 +260,7 @@ def _line_loop(ev, proc, prompts: bool) -> int:
             failed = True
 
     lines = _read_lines(show_prompt)
+    READS.server = show_question
     try:
         while True:
             try:
@@ -244,6 +269,9 @@ def _line_loop(ev, proc, prompts: bool) -> int:
                     if pending:
                         flush_pending()
                     return 1 if failed and not prompts else 0
+                req = READS.first()
+                if req is not None and not pending and READS.answer(req, line):
+                    continue  # the line answered another process's input()
                 if not prompts and pending and _starts_statement(line) and is_complete("\n".join(pending) + "\n"):
                     flush_pending()  # a script's next statement closes the open block
                 if not pending and not line.strip():
@@ -255,6 +283,9 @@ def _line_loop(ev, proc, prompts: bool) -> int:
             except SystemExit as err:
                 return _exit_code(err)
             except KeyboardInterrupt:
+                req = READS.first()
+                if req is not None:
+                    READS.cancel(req)  # Ctrl-C cancels the read that was waiting
                 if not prompts:
                     _say("KeyboardInterrupt\n")
                     return 130
@@ -264,6 +295,7 @@ def _line_loop(ev, proc, prompts: bool) -> int:
                 _say(take_exit_signal(proc) or "")
                 failed = True
     finally:
+        READS.server = None
         lines.close()
 
 

@@ -22,7 +22,10 @@ import threading
 from .._core.iofwd import TERMINAL
 from .evaluate import is_complete, take_exit_signal
 
-__all__ = ["AboveWriter", "PromptTerminal", "clean_text"]
+__all__ = ["READ_DUE", "WITHDRAWN", "AboveWriter", "PromptTerminal", "clean_text"]
+
+READ_DUE = object()  # read() gave way: a process asked this terminal for a line
+WITHDRAWN = object()  # ask() gave way: the process that asked is gone
 
 PARTIAL_DELAY = 0.3
 HISTORY_FILE = "~/.pydist_history"
@@ -170,6 +173,10 @@ class PromptTerminal:
 
         self.proc = proc
         self.on_idle_exit = on_idle_exit
+        self._running: tuple | None = None  # (app, loop, still_wanted) of the prompt on screen
+        self._run_lock = threading.Lock()
+        self._kept = ""  # the half-typed entry a question interrupted
+        self._ask_session: PromptSession[str] | None = None
         self.writer = AboveWriter(TERMINAL.out, TERMINAL.err)
         self._old = TERMINAL.redirect(self.writer.out, self.writer.err)
         self.continuation = "... "
@@ -234,23 +241,82 @@ class PromptTerminal:
 
         return kb
 
-    def read(self, prompt: str, continuation: str) -> str:
-        """One entry (raises EOFError on Ctrl-D, KeyboardInterrupt on Ctrl-C)."""
+    def read(self, prompt: str, continuation: str, *, reads_due=lambda: False):
+        """One entry (raises EOFError on Ctrl-D, KeyboardInterrupt on Ctrl-C).
+
+        Returns READ_DUE instead when ``reads_due()`` is or becomes true (see
+        ``reads_changed``): the half-typed entry comes back at the next read.
+        """
         self.continuation = continuation
 
         def pre_run():
             app = _app()
             self.writer.attach(asyncio.get_running_loop())
             app.create_background_task(self._watch_exits())
+            self._on_screen(app, lambda: not reads_due(), READ_DUE)
+
+        with self.writer._lock:
+            if not self.writer.at_line_start:
+                self.writer._raw("stdout", "\n")
+        kept, self._kept = self._kept, ""
+        try:
+            text = self.session.prompt(prompt, pre_run=pre_run, default=kept)
+            return text if text is READ_DUE else clean_text(text)
+        finally:
+            self._off_screen()
+            self.writer.at_line_start = True  # the accepted line ended with a newline
+            self.writer.detach()
+
+    def ask(self, question: str, still_wanted):
+        """One line for a process that reads through this terminal (``input()``
+        on another node); any thread. WITHDRAWN once ``still_wanted()`` is false."""
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.output import create_output
+
+        if self._ask_session is None:
+            self._ask_session = PromptSession(output=create_output(stdout=self.writer.real["stdout"]))
+
+        def pre_run():
+            self.writer.attach(asyncio.get_running_loop())
+            self._on_screen(_app(), still_wanted, WITHDRAWN)
 
         with self.writer._lock:
             if not self.writer.at_line_start:
                 self.writer._raw("stdout", "\n")
         try:
-            return clean_text(self.session.prompt(prompt, pre_run=pre_run))
+            text = self._ask_session.prompt(question, pre_run=pre_run)
+            return text if text is WITHDRAWN else clean_text(text)
         finally:
-            self.writer.at_line_start = True  # the accepted line ended with a newline
+            self._off_screen()
+            self.writer.at_line_start = True
             self.writer.detach()
+
+    def _on_screen(self, app, still_wanted, result) -> None:
+        with self._run_lock:
+            self._running = (app, asyncio.get_running_loop(), still_wanted, result)
+        self._check(app, still_wanted, result)  # it may have changed before the prompt was up
+
+    def _off_screen(self) -> None:
+        with self._run_lock:
+            self._running = None
+
+    def reads_changed(self) -> None:
+        """Read requests came or went (any thread, never waits): the prompt on
+        screen gives way if it is no longer the one wanted."""
+        with self._run_lock:
+            running = self._running
+        if running is not None:
+            app, loop, still_wanted, result = running
+            try:
+                loop.call_soon_threadsafe(self._check, app, still_wanted, result)
+            except RuntimeError:
+                pass  # that prompt just closed
+
+    def _check(self, app, still_wanted, result) -> None:
+        if app.is_running and not app.is_done and not still_wanted():
+            if result is READ_DUE:
+                self._kept = app.current_buffer.text
+            app.exit(result=result)
 
     async def _watch_exits(self):
         """Exit signals that reach the idle prompt are shown at once, iex-style."""

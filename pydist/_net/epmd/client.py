@@ -181,6 +181,8 @@ def register(
     if reply == "OK":
         return Registration(sock, buf, name, port, on_notice)
     sock.close()
+    if reply == "ERR bad request" and node:  # a name server older than node names: register without
+        return register(name, port, on_notice=on_notice, host=host, timeout=timeout)
     if reply == "TAKEN":
         raise NameInUse(
             f"the name {name} is already in use on this host (another node is "
