@@ -318,21 +318,34 @@ class Process:
             pass
 
     @staticmethod
-    def send_after(dest, msg, seconds: float):
-        import threading
+    def send_after(dest, msg, seconds: float) -> Ref:
+        """Send ``msg`` to ``dest`` after ``seconds``; returns a timer ref for
+        ``cancel_timer``/``read_timer`` (one timer service, not a thread per timer)."""
+        from . import timers
 
-        t = threading.Timer(seconds, lambda: _quiet_send(dest, msg))
-        t.daemon = True
-        t.start()
-        return t
+        return timers.send_after(dest, msg, seconds)
+
+    @staticmethod
+    def cancel_timer(ref: Ref) -> float | bool:
+        """Cancel a timer; the seconds it had left, or False if it already fired."""
+        from . import timers
+
+        return timers.cancel_timer(ref)
+
+    @staticmethod
+    def read_timer(ref: Ref) -> float | bool:
+        """The seconds a timer has left, or False if it fired or was cancelled."""
+        from . import timers
+
+        return timers.read_timer(ref)
+
+    @staticmethod
+    def info(pid: Pid, item: str | None = None):
+        """What a process is doing (``Process.info/1,2``): a dict, one item, or None if it is dead."""
+        from .info import process_info
+
+        return process_info(pid, item)
 
 
 def _never(_msg) -> bool:
     return False
-
-
-def _quiet_send(dest, msg):
-    try:
-        RUNTIME.send(dest, msg)
-    except Exception:
-        pass

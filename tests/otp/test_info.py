@@ -69,13 +69,8 @@ def test_process_info_keys_and_values(nodes):
     wait_for(lambda: a.value(f"{INFO}(w)") == "None", what="a dead process's info to be None")
 
 
-HOOKED = "hasattr(Process, 'info')"
-
-
 def test_process_info_hook(nodes):
     a, b = nodes.start("a"), nodes.start("b")
-    if a.value(HOOKED) != "True":
-        pytest.xfail("Process.info is not wired to pydist._api.info.process_info yet")
     a.eval(SETUP)
     assert a.value("Process.info(w)['registered_name']") == "'the-waiter'"
     assert b.value(f"Process.info(rpc.call({a.full!r}, Process.whereis, 'the-waiter'))['message_queue_len']") == "2"
