@@ -83,8 +83,9 @@ _LAZY = {
 def load_ipython_extension(ipython):
     """``%load_ext pydist`` in IPython or Jupyter: the kernel becomes a node (docs/notebooks.md)."""
     from ._ipython.extension import load_ipython_extension as load
+    from ._repl.namespace import BUILTIN_NAMES  # the facade hands the prompt's built-ins over
 
-    load(ipython)
+    load(ipython, BUILTIN_NAMES)
 
 
 def unload_ipython_extension(ipython):

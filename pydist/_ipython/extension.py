@@ -28,42 +28,7 @@ from .._base.reasons import exit_signal
 from .._core import interrupts, iofwd
 from .._core.state import ProcessExitSignal, current
 
-__all__ = ["NOTEBOOK_NAMES", "load_ipython_extension", "unload_ipython_extension"]
-
-# The prompt's built-ins (pydist/_repl/namespace.py's BUILTIN_NAMES: a test keeps
-# the two lists equal; this layer sits beside the prompt, so it may not import it).
-NOTEBOOK_NAMES = (
-    "node",
-    "Node",
-    "spawn",
-    "spawn_link",
-    "spawn_monitor",
-    "self",
-    "send",
-    "receive",
-    "flush",
-    "make_ref",
-    "Process",
-    "rpc",
-    "Pid",
-    "Ref",
-    "Exit",
-    "GenServer",
-    "Supervisor",
-    "Application",
-    "Task",
-    "Agent",
-    "Global",
-    "pg",
-    "Registry",
-    "erpc",
-    "DynamicSupervisor",
-    "Timer",
-    "i",
-    "get_state",
-    "replace_state",
-    "h",
-)
+__all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 _state: dict = {}  # shell -> its _Extension (loading twice changes nothing)
 
@@ -187,8 +152,10 @@ def _show_exit_signal(shell, etype, value, tb, tb_offset=None):
     return stb
 
 
-def load_ipython_extension(shell) -> None:
-    """``%load_ext pydist``: see the module's docstring."""
+def load_ipython_extension(shell, names=()) -> None:
+    """``%load_ext pydist``: see the module's docstring. ``names`` are the
+    prompt's built-ins (the facade passes them: this layer sits beside the
+    prompt's and does not import it)."""
     if shell in _state:
         return
     import pydist
@@ -198,14 +165,14 @@ def load_ipython_extension(shell) -> None:
     iofwd.install()
     ext = _state[shell] = _Extension(shell)
     taken = set(shell.user_ns) - set(getattr(shell, "user_ns_hidden", ()))
-    names = {}
-    for name in NOTEBOOK_NAMES:
+    builtins = {}
+    for name in names:
         if name not in taken:  # a variable of the user's wins (for i in ...: i is not the i() built-in)
             try:
-                names[name] = getattr(pydist, name)
+                builtins[name] = getattr(pydist, name)
             except (AttributeError, ImportError):
                 pass
-    shell.push(names, interactive=False)  # not listed by %who: they are built-ins, as at the prompt
+    shell.push(builtins, interactive=False)  # not listed by %who: they are built-ins, as at the prompt
     what = "kernel" if ext.cells is not None else "IPython"
 
     def magic(line: str) -> None:
