@@ -77,6 +77,8 @@ _LAZY = {
     "get_state": "_otp.server_state",
     "replace_state": "_otp.server_state",
     "h": "_repl.help",
+    "trace": "_api.trace",
+    "observer": "_repl.observer",
 }
 
 

@@ -78,11 +78,12 @@ def child_spec(spec, **overrides) -> dict:
 
 
 class _Child:
-    __slots__ = ("pid", "spec")
+    __slots__ = ("pid", "restarts", "spec")
 
     def __init__(self, spec):
         self.spec = spec
         self.pid = None  # a Pid, None (not running) or "restarting"
+        self.restarts = 0  # times restarted (the observer and Supervisor.tree show it)
 
     @property
     def id(self):
@@ -245,6 +246,7 @@ class _SupervisorServer(GenServer):
                 send(self_pid(), ("$restart", c.id))
                 return ("noreply", st)
             c.pid = value
+            c.restarts += 1
         return ("noreply", st)
 
     # -- the API's calls -----------------------------------------------------------
@@ -253,6 +255,8 @@ class _SupervisorServer(GenServer):
         find = {c.id: c for c in st.children}
         if op == "which_children":
             return ("reply", [(c.id, c.pid, c.spec["type"], list(c.spec["modules"])) for c in st.children], st)
+        if op == "tree_info":
+            return ("reply", {"strategy": st.strategy, "restarts": {c.id: c.restarts for c in st.children}}, st)
         if op == "count_children":
             live = [c for c in st.children if type(c.pid) is Pid]
             return (
@@ -350,6 +354,14 @@ class Supervisor:
     def which_children(sup) -> list:
         """``[(id, pid | None | "restarting", type, modules)]`` in start order."""
         return GenServer.call(sup, ("which_children",), timeout=None)
+
+    @staticmethod
+    def tree(sup):
+        """``sup``'s supervision tree as a rich ``Tree`` (the prompt draws it): each child's
+        id, pid and restart count, supervisors below supervisors; ``sup`` may be on another node."""
+        from .sup_tree import tree
+
+        return tree(sup)
 
     @staticmethod
     def count_children(sup) -> dict:

@@ -137,7 +137,9 @@ def render_value(value, *, color: bool, width: int) -> str:
             force_jupyter=False,
             force_interactive=False,
         )
-        console.print(Pretty(value, max_length=MAX_ITEMS, max_string=MAX_STRING))
+        # what draws itself (a rich Tree from Supervisor.tree, a trace Chart) is drawn, not repr'd
+        draws = not isinstance(value, str) and hasattr(type(value), "__rich_console__")
+        console.print(value if draws else Pretty(value, max_length=MAX_ITEMS, max_string=MAX_STRING))
         text = buf.getvalue()
     except Exception as err:  # a broken __repr__ says so, it does not crash the prompt
         try:

@@ -35,14 +35,16 @@ BUILTIN_NAMES = (
     "get_state",
     "replace_state",
     "h",
+    "trace",
+    "observer",
 )
 
 
 # Built-ins bound to a stand-in that imports them on first use: `pydist -e` and
 # scripts do not pay at start for behaviours they never touch.
 LOADED_ON_USE = frozenset(
-    ("Task", "Agent", "Global", "pg", "Registry", "erpc", "DynamicSupervisor", "Timer", "i")
-    + ("get_state", "replace_state")
+    {"Task", "Agent", "Global", "pg", "Registry", "erpc", "DynamicSupervisor", "Timer", "i"}
+    | {"get_state", "replace_state", "trace", "observer"}
 )
 
 

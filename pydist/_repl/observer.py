@@ -1,0 +1,504 @@
+"""``observer()``: a full-screen live view of the cluster, in the terminal (Erlang's ``:observer``).
+
+Tabs: *Nodes* (every connected node: visible or hidden, up since, ping
+round trip, processes, messages in and out per second), *Processes* of the
+chosen node (sortable by mailbox, messages or memory), *Applications*
+(each running application's supervision tree, with pids and restart
+counts) and *Process* (one process: its info, links, monitors and last
+messages). ``q`` or Esc goes back to the prompt as it was.
+
+Who runs what: the screen is a prompt_toolkit full-screen application on
+the caller's thread (the prompt's, or ``pydist observer NODE``'s main
+thread); a *fetcher* (a thread process) asks each node for a snapshot once
+a second (``_api/observe.snapshot``, run there on a thread process, which
+also renews the lease under which that node counts messages) and asks the
+screen to redraw. Output that processes print meanwhile is held and shown
+when the observer closes, so nothing scribbles over the view.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .._api import observe as _observe
+from .._api import rpc as _rpc
+from .._api.node import Node
+from .._api.processes import receive, send, spawn
+from .._api.processes import self as self_pid
+from .._api.trace import format_line
+from .._base.errors import PydistError
+from .._core.iofwd import TERMINAL
+from .._core.runtime import RUNTIME
+
+__all__ = ["observer"]
+
+TABS = ("Nodes", "Processes", "Applications", "Process")
+REFRESH = 1.0  # seconds between two snapshots of each node
+ROWS = 200  # processes fetched for the Processes tab
+KEYS = "Tab/1-4 tabs  ↑↓ select  Enter open  s sort  ←→ node  q/Esc back to the prompt"
+
+
+class Model:
+    """What the screen shows and what the fetcher fetches; both threads touch it (plain assignments)."""
+
+    def __init__(self, focus: str):
+        self.tab = 0
+        self.focus = focus  # the node whose processes and applications are shown
+        self.nodes: list[str] = [focus]
+        self.stats: dict[str, dict] = {}  # node -> {"snap", "ping", "rate_in", "rate_out", "error"}
+        self.rows: list[dict] = []
+        self.apps: list = []  # [(app, tree)] of the focus node
+        self.detail: dict | None = None
+        self.detail_pid = None
+        self.sort = "mailbox"
+        self.cursor = {0: 0, 1: 0}
+        self.updated = 0.0
+        self.error: str | None = None
+        self.cost = 0.0  # CPU seconds the last round of snapshots cost the observed nodes
+        self.stopping = False
+
+
+# -- fetching (a thread process) ----------------------------------------------------------
+def _cluster(focus: str) -> list[str]:
+    me = RUNTIME.name
+    if focus == me:
+        return [me, *Node.list()]
+    others = _rpc.call(focus, Node.list, timeout=2.0)
+    return [focus, *[n for n in others if n != me]]
+
+
+def _fetch_loop(model: Model, redraw) -> None:
+    me = self_pid()
+    prev: dict[str, tuple] = {}
+    asked: set[str] = set()
+    while not model.stopping:
+        try:
+            model.nodes = _cluster(model.focus)
+            model.error = None
+        except Exception as err:
+            model.error = f"{model.focus} does not answer ({type(err).__name__}: {err})"
+        cost = 0.0
+        for n in list(model.nodes):
+            focused = n == model.focus
+            want_rows = ROWS if focused and model.tab in (1, 3) else 0
+            detail = model.detail_pid if focused and model.tab == 3 else None
+            t0 = time.monotonic()
+            ok = Node.ping(n) == "pong"
+            ping = time.monotonic() - t0
+            st = model.stats.setdefault(n, {})
+            st["ping"] = ping if ok else None
+            try:
+                snap = _rpc.call(n, _observe.snapshot, me, model.sort, want_rows, detail, timeout=3.0, thread=True)
+            except Exception as err:
+                st["error"] = f"{type(err).__name__}: {err}"
+                continue
+            asked.add(n)
+            st["error"] = None
+            st["snap"] = snap
+            cost += snap["cost"]
+            last = prev.get(n)
+            if last is not None and snap["now"] > last[0]:
+                dt = snap["now"] - last[0]
+                st["rate_in"] = (snap["received"] - last[1]) / dt
+                st["rate_out"] = (snap["sent"] - last[2]) / dt
+            prev[n] = (snap["now"], snap["received"], snap["sent"])
+            if focused:
+                if want_rows:
+                    model.rows = snap["rows"]
+                model.detail = snap["detail"]
+        if model.tab == 2:
+            model.apps = _applications(model.focus)
+        model.cost = cost
+        model.updated = time.time()
+        redraw()
+        try:
+            receive(REFRESH, lambda m: m == "poke")
+        except TimeoutError:
+            pass
+    for n in asked:  # the nodes stop counting now, not when the lease runs out
+        try:
+            _rpc.call(n, _observe.end, me, timeout=1.0)
+        except Exception:
+            pass
+
+
+def _applications(node: str) -> list:
+    from .._otp.app_trees import app_trees
+
+    try:
+        return _rpc.call(node, app_trees, timeout=3.0, thread=True)
+    except Exception as err:
+        return [("?", {"error": f"{type(err).__name__}: {err}"})]
+
+
+# -- drawing -------------------------------------------------------------------------------
+def _ago(t: float | None) -> str:
+    if t is None:
+        return "?"
+    s = int(time.time() - t)
+    return time.strftime("%H:%M:%S", time.localtime(t)) + f" ({s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s)"
+
+
+def _fmt_rate(x) -> str:
+    return "" if x is None else f"{x:,.0f}"
+
+
+def _table(head: tuple, rows: list[tuple], cursor: int | None, width: int) -> list:
+    widths = [max(len(str(r[c])) for r in [head, *rows]) for c in range(len(head))]
+    out = []
+
+    def line(r) -> str:
+        return "  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True))[:width]
+
+    out.append(("class:head", line(head) + "\n"))
+    for i, r in enumerate(rows):
+        out.append(("class:cursor" if i == cursor else "", line(r) + "\n"))
+    return out
+
+
+def _nodes_tab(model: Model, width: int) -> list:
+    rows = []
+    for n in model.nodes:
+        st = model.stats.get(n, {})
+        snap = st.get("snap")
+        if n == RUNTIME.name:
+            kind = "this node (hidden)" if getattr(RUNTIME.dist, "hidden", False) else "this node"
+        elif snap is not None:
+            kind = "hidden" if snap["hidden"] else "visible"
+        else:
+            kind = "?"
+        ping = st.get("ping")
+        rows.append(
+            (
+                n,
+                kind,
+                _ago(snap["started"]) if snap else "?",
+                f"{ping * 1000:.1f}" if ping is not None else "pang",
+                snap["processes"] if snap else "?",
+                _fmt_rate(st.get("rate_in")),
+                _fmt_rate(st.get("rate_out")),
+                st.get("error") or "",
+            )
+        )
+    head = ("Node", "Type", "Up since", "Ping ms", "Processes", "Msgs in/s", "Msgs out/s", "")
+    return _table(head, rows, model.cursor[0], width)
+
+
+def _processes_tab(model: Model, width: int) -> list:
+    rows = [
+        (
+            str(r["pid"]),
+            r["name"] or "",
+            (r["what"] + (f" [system: {r['system']}]" if r["system"] else ""))[:40],
+            r["current"][:50],
+            r["status"],
+            r["mailbox"],
+            r["messages"],
+            f"{r['memory'] / 1024:.1f}",
+        )
+        for r in model.rows
+    ]
+    head = ("Pid", "Name", "What", "Current function", "Status", "Mailbox", "Msgs", "KiB")
+    top = [("class:note", f"{model.focus}: sorted by {model.sort} (s changes it), Enter shows one process\n")]
+    return top + _table(head, rows, model.cursor[1], width)
+
+
+def _tree_lines(tree: dict, prefix: str, last: bool, out: list, root: bool = False) -> None:
+    pid = tree.get("pid")
+    restarts = tree.get("restarts")
+    label = f"{tree.get('id', '')}  {pid if pid is not None else 'not running'}"
+    if tree.get("type") == "supervisor" or tree.get("children"):
+        label += f"  ({tree.get('strategy') or 'supervisor'})"
+    if restarts:
+        label += f"  restarts: {restarts}"
+    if tree.get("error"):
+        label += f"  ({tree['error']})"
+    out.append(("", (prefix + ("" if root else "└─ " if last else "├─ ")) + label + "\n"))
+    kids = tree.get("children") or []
+    for i, kid in enumerate(kids):
+        _tree_lines(kid, prefix + ("" if root else "   " if last else "│  "), i == len(kids) - 1, out)
+
+
+def _apps_tab(model: Model, width: int) -> list:
+    out: list = [("class:note", f"{model.focus}: running applications\n")]
+    if not model.apps:
+        out.append(("", "(no application started: pydist -S APP or Application.start(app))\n"))
+    for app, tree in model.apps:
+        out.append(("class:head", f"{app}\n"))
+        _tree_lines(tree, "  ", True, out, root=True)
+    return out
+
+
+def _detail_tab(model: Model, width: int) -> list:
+    d = model.detail
+    if model.detail_pid is None:
+        return [("", "Choose a process in the Processes tab (Enter).\n")]
+    if d is None:
+        return [("", f"{model.detail_pid}: asking {model.focus}...\n")]
+    out: list = [("class:head", f"{model.detail_pid}" + ("" if d.get("alive") else "  (not alive)") + "\n")]
+    for k in (
+        "registered_name",
+        "status",
+        "behaviour",
+        "initial_call",
+        "current_function",
+        "message_queue_len",
+        "links",
+        "monitors",
+        "monitored_by",
+        "trap_exit",
+        "group_leader",
+        "green",
+        "system",
+        "memory",
+    ):
+        if k in d:
+            out.append(("", f"  {k.ljust(18)} {_short(d[k])}\n"[: width + 1]))
+    if d.get("messages"):
+        out.append(("class:head", "In its mailbox\n"))
+        out += [("", f"  {_short(m)}\n") for m in d["messages"][:10]]
+    out.append(("class:head", "Last messages (since this pane opened)\n"))
+    if not d.get("recent"):
+        out.append(("", "  (none yet)\n"))
+    out += [("", f"  {format_line(ev)}\n"[: width + 1]) for ev in d.get("recent", [])]
+    return out
+
+
+def _short(v) -> str:
+    from .._core.tracing import short
+
+    return short(v)
+
+
+_DRAW = (_nodes_tab, _processes_tab, _apps_tab, _detail_tab)
+
+
+def _tab_bar(model: Model) -> list:
+    out = []
+    for i, name in enumerate(TABS):
+        out.append(("class:tab.on" if i == model.tab else "class:tab", f" {i + 1} {name} "))
+        out.append(("", " "))
+    stamp = time.strftime("%H:%M:%S", time.localtime(model.updated)) if model.updated else "..."
+    out.append(("class:note", f"  {model.focus}  updated {stamp}  (observing costs it {model.cost * 1000:.1f} ms/s)"))
+    return out
+
+
+# -- the application ---------------------------------------------------------------------------
+def _held_output():
+    """Text printed while the view is up: held, shown when it closes."""
+    held: list = []
+
+    class _Hold:
+        def __init__(self, name):
+            self.name = name
+
+        def write(self, text):
+            held.append((self.name, text))
+            return len(text)
+
+        def flush(self):
+            pass
+
+        def isatty(self):
+            return False
+
+    return held, _Hold("stdout"), _Hold("stderr")
+
+
+def _run_app(model: Model, fetcher_box: list) -> None:
+    from prompt_toolkit.application import Application
+    from prompt_toolkit.application.current import get_app
+    from prompt_toolkit.key_binding import KeyBindings
+    from prompt_toolkit.layout import HSplit, Layout, Window
+    from prompt_toolkit.layout.controls import FormattedTextControl
+    from prompt_toolkit.output import create_output
+    from prompt_toolkit.styles import Style
+
+    kb = KeyBindings()
+
+    def poke():
+        if fetcher_box:
+            try:
+                send(fetcher_box[0], "poke")
+            except Exception:
+                pass
+
+    def switch(tab: int):
+        model.tab = tab
+        poke()
+
+    @kb.add("q")
+    @kb.add("escape", eager=True)
+    @kb.add("c-c")
+    def _quit(event):
+        event.app.exit()
+
+    @kb.add("tab")
+    def _next(event):
+        switch((model.tab + 1) % len(TABS))
+
+    @kb.add("s-tab")
+    def _prev(event):
+        switch((model.tab - 1) % len(TABS))
+
+    for i in range(len(TABS)):
+        kb.add(str(i + 1))(lambda event, i=i: switch(i))
+
+    def _rows_now() -> int:
+        return len(model.nodes) if model.tab == 0 else len(model.rows) if model.tab == 1 else 0
+
+    @kb.add("down")
+    @kb.add("j")
+    def _down(event):
+        if model.tab in model.cursor:
+            model.cursor[model.tab] = min(model.cursor[model.tab] + 1, max(0, _rows_now() - 1))
+
+    @kb.add("up")
+    @kb.add("k")
+    def _up(event):
+        if model.tab in model.cursor:
+            model.cursor[model.tab] = max(0, model.cursor[model.tab] - 1)
+
+    def _set_focus(node: str):
+        if node != model.focus:
+            model.focus, model.rows, model.apps, model.detail, model.detail_pid = node, [], [], None, None
+            model.cursor[1] = 0
+        poke()
+
+    @kb.add("enter")
+    def _open(event):
+        if model.tab == 0 and model.nodes:
+            _set_focus(model.nodes[min(model.cursor[0], len(model.nodes) - 1)])
+            switch(1)
+        elif model.tab == 1 and model.rows:
+            model.detail_pid = model.rows[min(model.cursor[1], len(model.rows) - 1)]["pid"]
+            model.detail = None
+            switch(3)
+
+    @kb.add("s")
+    def _sort(event):
+        keys = _observe.SORT_KEYS
+        model.sort = keys[(keys.index(model.sort) + 1) % len(keys)]
+        poke()
+
+    def _step_node(step: int):
+        if model.nodes:
+            i = model.nodes.index(model.focus) if model.focus in model.nodes else 0
+            _set_focus(model.nodes[(i + step) % len(model.nodes)])
+
+    kb.add("right")(lambda event: _step_node(1))
+    kb.add("left")(lambda event: _step_node(-1))
+
+    def body():
+        width = get_app().output.get_size().columns
+        if model.error:
+            return [("class:error", model.error + "\n"), *_DRAW[model.tab](model, width)]
+        return _DRAW[model.tab](model, width)
+
+    layout = Layout(
+        HSplit(
+            [
+                Window(FormattedTextControl(lambda: _tab_bar(model)), height=1),
+                Window(FormattedTextControl(body), wrap_lines=False),
+                Window(FormattedTextControl(lambda: [("class:keys", " " + KEYS)]), height=1, style="class:keys"),
+            ]
+        )
+    )
+    style = Style.from_dict(
+        {
+            "tab": "reverse",
+            "tab.on": "bold bg:ansiblue fg:ansiwhite",
+            "head": "bold",
+            "cursor": "reverse",
+            "note": "fg:ansibrightblack",
+            "keys": "reverse",
+            "error": "fg:ansired",
+        }
+    )
+    app: Application = Application(
+        layout=layout,
+        key_bindings=kb,
+        full_screen=True,
+        style=style,
+        output=create_output(stdout=sys.__stdout__),
+    )
+    app.ttimeoutlen = 0.05  # Esc alone acts at once
+    model_redraw.append(app.invalidate)
+    app.run()
+
+
+model_redraw: list = []
+
+
+def observer(node: str | None = None) -> None:
+    """A full-screen live view of the cluster (Erlang's ``:observer``): nodes, processes,
+    applications, one process. ``node``: whose processes to show first (default: this node).
+    Keys on the bottom line; ``q`` or Esc returns to the prompt."""
+    for stream in (sys.__stdin__, sys.__stdout__):
+        if stream is None or not stream.isatty():
+            raise PydistError(
+                "observer: needs a terminal (run it at the prompt, or `pydist observer NODE` in a shell)"
+            )
+    focus = RUNTIME.name if node is None else _qualify(node)
+    model = Model(focus)
+    fetcher_box: list = []
+    model_redraw.clear()
+
+    def redraw():
+        for fn in list(model_redraw):
+            try:
+                fn()
+            except Exception:
+                pass
+
+    held, out, err = _held_output()
+    old = TERMINAL.redirect(out, err)
+    try:
+        fetcher_box.append(spawn(_fetch_loop, model, redraw, thread=True))
+        _run_app(model, fetcher_box)
+    finally:
+        model.stopping = True
+        if fetcher_box:
+            send(fetcher_box[0], "poke")
+        TERMINAL.redirect(*old)
+        for name, text in held:
+            TERMINAL.write(name, text)
+
+
+def _qualify(node: str) -> str:
+    from .._base.names import qualify
+
+    return qualify(node, RUNTIME.name)
+
+
+def cli_main(argv: list[str]) -> int:
+    """``pydist observer NODE``: a node of its own (hidden where nodes can be), the view, exit."""
+    import argparse
+    import inspect
+    import os
+
+    from .._api.node import start
+
+    p = argparse.ArgumentParser(prog="pydist observer", description="A live view of a running node and its cluster.")
+    p.add_argument("node", metavar="NODE", help="the node to observe, e.g. foo@vm (or foo: on this host)")
+    p.add_argument("--cookie", help="the cluster's cookie (else $PYDIST_COOKIE, else ~/.pydist.cookie)")
+    args = p.parse_args(argv)
+    target = args.node
+    longnames = "@" in target and "." in target.split("@", 1)[1]
+    name = f"observer{os.getpid()}"
+    how: dict = {"longnames": longnames, "cookie": args.cookie}
+    hidden = "hidden" in inspect.signature(start).parameters
+    if hidden:
+        how["hidden"] = True
+    full = start(name if not longnames else f"{name}@{target.split('@', 1)[1]}", **how)
+    if "@" not in target:
+        target = f"{target}@{full.split('@', 1)[1]}"
+    if Node.ping(target) != "pong":
+        raise PydistError(
+            f"observer: cannot reach {target} (Node.ping answered 'pang'); is it running, with this cookie?"
+        )
+    if not hidden:
+        TERMINAL.write("stderr", f"[info] {full} joins the cluster as a visible node (no hidden nodes yet)\n")
+    observer(target)
+    return 0
