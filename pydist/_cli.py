@@ -55,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-e", "--eval", metavar="CODE", help="run CODE as this node, then exit (with -i: then the prompt)")
     p.add_argument("-i", dest="interactive", action="store_true", help="open the prompt after -e CODE or SCRIPT")
-    p.add_argument("--remsh", metavar="NODE", help="a prompt that evaluates on NODE")
+    p.add_argument("--remsh", metavar="NODE", help="a prompt that evaluates on NODE (this node connects hidden)")
+    p.add_argument(
+        "--hidden",
+        action="store_true",
+        help="connect hidden: left out of Node.list() on other nodes, connections never made transitive",
+    )
     p.add_argument(
         "--ticktime",
         type=float,
@@ -249,6 +254,7 @@ def _main(args) -> int:
             cookie=args.cookie,
             ticktime=args.ticktime or DEFAULT_TICKTIME,
             port=_port_spec(args.port),
+            hidden=args.hidden or bool(args.remsh),  # a remote shell is a tool, not a member of the cluster
         )
     elif args.remsh:
         raise UsageError("--remsh needs this node to have a name too: add --sname NAME")

@@ -28,12 +28,20 @@ DEFAULT_TICKTIME = 4.0
 
 
 def start(
-    name: str, *, longnames: bool = False, cookie: str | None = None, ticktime: float = DEFAULT_TICKTIME, port=None
+    name: str,
+    *,
+    longnames: bool = False,
+    cookie: str | None = None,
+    ticktime: float = DEFAULT_TICKTIME,
+    port=None,
+    hidden: bool = False,
 ) -> str:
     """Make this OS process the node ``name`` (``"foo"`` or ``"foo@host"``).
 
     ``port`` is a port or a ``(low, high)`` range for the node's listener
-    (default: any free port). Raises NameInUse, CookieError,
+    (default: any free port). ``hidden``: as Erlang's ``-hidden``, its
+    connections stay out of ``Node.list()`` and are never made transitive
+    (a remote shell, a tool). Raises NameInUse, CookieError,
     NameServerUnreachable, UsageError.
     """
     from .._core.dist import Distribution
@@ -45,7 +53,7 @@ def start(
         raise UsageError("--ticktime must be a positive number of seconds")
     if isinstance(port, int):
         port = (port, port)
-    dist = Distribution(RUNTIME, full, longnames, load_cookie(cookie), float(ticktime), port)
+    dist = Distribution(RUNTIME, full, longnames, load_cookie(cookie), float(ticktime), port, hidden=bool(hidden))
     RUNTIME.name = full
     RUNTIME.dist = dist
     _iofwd.install()
@@ -87,6 +95,9 @@ def _qualify(name: str, what: str) -> str:
     return _names.qualify(name, RUNTIME.name)
 
 
+_NODE_KINDS = ("visible", "hidden", "connected", "this")
+
+
 class Node:
     """Elixir's ``Node`` module: this node and its connections."""
 
@@ -100,10 +111,29 @@ class Node:
         return RUNTIME.dist is not None
 
     @staticmethod
-    def list() -> list[str]:
-        """Connected nodes, in connection order (this one excluded)."""
+    def list(kind="visible") -> list[str]:
+        """Connected nodes, in connection order, as Erlang's ``nodes/1``.
+
+        ``kind``: ``"visible"`` (the default: hidden connections left out),
+        ``"hidden"``, ``"connected"`` (both), ``"this"`` (this node), or a
+        list of those (``["this", "visible"]``).
+        """
+        kinds = [kind] if isinstance(kind, str) else kind
+        if not isinstance(kinds, (builtins.list, tuple)) or not all(k in _NODE_KINDS for k in kinds):
+            raise ValueError(
+                f"Node.list: the kind is 'visible', 'hidden', 'connected' or 'this' (or a list of them), not {kind!r}"
+            )
         dist = RUNTIME.dist
-        return dist.up_nodes() if dist is not None else []
+        out: builtins.list[str] = []
+        for k in kinds:
+            if k == "this":
+                names = [RUNTIME.name]
+            elif dist is None:
+                names = []
+            else:
+                names = dist.up_nodes(k)
+            out += [n for n in names if n not in out]
+        return out
 
     @staticmethod
     def ping(name: str) -> str:
@@ -163,9 +193,18 @@ class Node:
         return dist.monitor_node(name, me.pid, flag)
 
     @staticmethod
-    def monitor_nodes(flag: bool = True) -> bool:
-        """The caller receives ``("nodeup", n)`` / ``("nodedown", n)`` for every node."""
-        _dist("Node.monitor_nodes").monitor_nodes(RUNTIME.adopt().pid, flag)
+    def monitor_nodes(flag: bool = True, node_type: str | None = None) -> bool:
+        """The caller receives ``("nodeup", n)`` / ``("nodedown", n)`` for every visible node.
+
+        ``node_type`` (``"visible"``, ``"hidden"`` or ``"all"``), as Erlang's
+        ``net_kernel:monitor_nodes(true, [{node_type, T}])``: those nodes, and
+        each message has a third element, ``{"node_type": "visible"|"hidden"}``.
+        ``Node.monitor_nodes(False, node_type=T)`` ends that subscription.
+        """
+        if node_type is not None and node_type not in ("visible", "hidden", "all"):
+            raise ValueError(f"Node.monitor_nodes: node_type is 'visible', 'hidden' or 'all', not {node_type!r}")
+        dist = _dist("Node.monitor_nodes")
+        dist.monitor_nodes(RUNTIME.adopt().pid, flag, node_type or "visible", tagged=node_type is not None)
         return True
 
     @staticmethod

@@ -32,13 +32,24 @@ from .state import begin_batch, end_batch
 log = logging.getLogger("pydist")
 
 _KIND = {
-    name: getattr(_wire, name)
-    for name in ("LINK", "UNLINK", "EXIT", "MONITOR", "DEMONITOR", "DOWN", "MONITOR_SEND")
+    name: getattr(_wire, name) for name in ("LINK", "UNLINK", "EXIT", "MONITOR", "DEMONITOR", "DOWN", "MONITOR_SEND")
 }
 
 
 class Peer:
-    __slots__ = ("asked", "creation", "error", "granted", "link", "node", "ready", "seq", "spawn_ids", "state")
+    __slots__ = (
+        "asked",
+        "creation",
+        "error",
+        "granted",
+        "hidden",
+        "link",
+        "node",
+        "ready",
+        "seq",
+        "spawn_ids",
+        "state",
+    )
 
     def __init__(self, node: str):
         self.spawn_ids: deque = deque()  # [next, end) ranges of pid ids the peer set aside for us
@@ -51,6 +62,7 @@ class Peer:
         self.ready = threading.Event()
         self.error: str | None = None
         self.seq = 0
+        self.hidden = False  # a hidden connection: either end is a hidden node (Erlang's -hidden)
 
 
 class _Waiter:
@@ -64,10 +76,13 @@ class _Waiter:
 
 
 class Distribution:
-    def __init__(self, runtime, name: str, longnames: bool, cookie: str, ticktime: float, port_spec=None):
+    def __init__(
+        self, runtime, name: str, longnames: bool, cookie: str, ticktime: float, port_spec=None, hidden: bool = False
+    ):
         self.rt = runtime
         self.name = name
         self.longnames = longnames
+        self.hidden = hidden  # its connections are hidden: left out of Node.list(), never made transitive
         self.ticktime = ticktime
         self.connect_timeout = min(max(ticktime, 2.0), 7.0)
         self.peers: dict[str, Peer] = {}
@@ -75,7 +90,7 @@ class Distribution:
         self._seq = 0
         self._waiters: dict[Ref, _Waiter] = {}
         self.node_watchers: list[tuple[str, Pid]] = []
-        self.all_watchers: list[Pid] = []
+        self.all_watchers: list[tuple[Pid, str, bool]] = []  # (pid, node_type, tagged) of monitor_nodes
         self._last_addr: dict[str, tuple[str, int]] = {}
         self._stale_sent: dict[str, float] = {}
         self._cookie_told: dict[str, float] = {}
@@ -151,6 +166,7 @@ class Distribution:
                 creator = False
             else:
                 peer = self.peers[node] = Peer(node)
+                peer.hidden = self.hidden
                 creator = True
         if not creator or self.in_io_thread():
             if not self.in_io_thread():
@@ -174,7 +190,16 @@ class Distribution:
         self.transport.sched.call_io(self._ensure_link, peer, ip, port)
         hello = _wire.encode(
             _wire.HELLO,
-            (self.name, self.rt.creation, self.port, self.longnames, self.up_nodes(), _wire.PROTOCOL_VERSION, node),
+            (
+                self.name,
+                self.rt.creation,
+                self.port,
+                self.longnames,
+                [] if self.hidden else self.up_nodes(),
+                _wire.PROTOCOL_VERSION,
+                node,
+                self.hidden,
+            ),
         )
         if peer.link is not None:
             self.transport.send(peer.link, hello)
@@ -222,12 +247,23 @@ class Distribution:
             peer.seq = self._seq
             watchers = list(self.all_watchers)
         peer.ready.set()
-        for pid in watchers:
-            self.rt.send(pid, ("nodeup", peer.node))
+        self._tell_watchers(watchers, "nodeup", peer)
 
-    def up_nodes(self) -> list[str]:
+    def _tell_watchers(self, watchers, what: str, peer: Peer) -> None:
+        kind = "hidden" if peer.hidden else "visible"
+        for pid, node_type, tagged in watchers:
+            if node_type == "all" or node_type == kind:
+                self.rt.send(pid, (what, peer.node, {"node_type": kind}) if tagged else (what, peer.node))
+
+    def up_nodes(self, kind: str = "visible") -> list[str]:
+        """Connected nodes in connection order: ``visible`` ones (Node.list()),
+        ``hidden`` ones, or all (``connected``)."""
         with self.lock:
-            ups = [p for p in self.peers.values() if p.state == "up"]
+            ups = [
+                p
+                for p in self.peers.values()
+                if p.state == "up" and (kind == "connected" or p.hidden == (kind == "hidden"))
+            ]
         return [p.node for p in sorted(ups, key=lambda p: p.seq)]
 
     def node_down(self, node: str, reason: str = "disconnected") -> None:
@@ -250,8 +286,9 @@ class Distribution:
             return
         log.debug("node %s is down (%s)", node, reason)
         self.rt.node_down(node)
-        for pid in watchers + all_watchers:
+        for pid in watchers:
             self.rt.send(pid, ("nodedown", node))
+        self._tell_watchers(all_watchers, "nodedown", peer)
 
     def disconnect(self, node: str) -> bool:
         with self.lock:
@@ -304,15 +341,19 @@ class Distribution:
         if not (self.all_watchers or self.node_watchers):
             return
         with self.lock:
-            self.all_watchers = [p for p in self.all_watchers if p != pid]
+            self.all_watchers = [w for w in self.all_watchers if w[0] != pid]
             self.node_watchers = [(n, p) for n, p in self.node_watchers if p != pid]
 
-    def monitor_nodes(self, pid: Pid, flag: bool) -> None:
+    def monitor_nodes(self, pid: Pid, flag: bool, node_type: str = "visible", tagged: bool = False) -> None:
+        """``("nodeup", n)``/``("nodedown", n)`` to ``pid`` for nodes of ``node_type``
+        (``visible``, ``hidden`` or ``all``); ``tagged``: with ``{"node_type": …}`` as
+        a third element (Erlang's form when options are given)."""
         with self.lock:
+            entry = (pid, node_type, tagged)
             if flag:
-                self.all_watchers.append(pid)
-            elif pid in self.all_watchers:
-                self.all_watchers.remove(pid)
+                self.all_watchers.append(entry)
+            elif entry in self.all_watchers:
+                self.all_watchers.remove(entry)
 
     # -- sending ----------------------------------------------------------------
     def _link_for(self, node: str, connect: bool):
@@ -383,13 +424,15 @@ class Distribution:
             self._on_hello(sender, payload)
             return
         if kind == _wire.HELLO_ACK:
-            name, creation, others = payload
+            name, creation, others = payload[:3]
             peer = self.peers.get(sender)
             if peer is not None and name == sender and peer.state == "pending":
                 peer.creation = creation
+                peer.hidden = self.hidden or (len(payload) > 3 and payload[3] is True)
                 self._mark_up(peer)
                 self._grant_pid_block(peer)
-                self._connect_many(others)
+                if not peer.hidden:  # hidden connections are never made transitive
+                    self._connect_many(others)
             return
         peer = self.peers.get(sender)
         if kind == _wire.BYE and len(payload) == 3 and payload[0] == "wrong name":
@@ -450,10 +493,11 @@ class Distribution:
             self.node_down(sender, payload[0])
 
     def _on_hello(self, sender: str, payload) -> None:
-        if len(payload) != 7 or payload[5] != _wire.PROTOCOL_VERSION or payload[0] != sender:
+        if len(payload) not in (7, 8) or payload[5] != _wire.PROTOCOL_VERSION or payload[0] != sender:
             log.warning("ignored a connection from %s: it speaks another pydist protocol", sender)
             return
-        name, creation, port, longnames, others, _version, target = payload
+        name, creation, port, longnames, others, _version, target = payload[:7]
+        hidden = self.hidden or (len(payload) > 7 and payload[7] is True)
         _, host = _names.split(name)
         try:
             ip = _names.resolve(host)
@@ -502,10 +546,13 @@ class Distribution:
                 peer = self.peers[name] = Peer(name)
         self._ensure_link(peer, ip, port)
         peer.creation = creation
-        self.transport.send(peer.link, _wire.encode(_wire.HELLO_ACK, (self.name, self.rt.creation, self.up_nodes())))
+        peer.hidden = hidden
+        ack = (self.name, self.rt.creation, [] if hidden else self.up_nodes(), self.hidden)
+        self.transport.send(peer.link, _wire.encode(_wire.HELLO_ACK, ack))
         self._mark_up(peer)
         self._grant_pid_block(peer)
-        self._connect_many(others)
+        if not hidden:  # hidden connections are never made transitive
+            self._connect_many(others)
 
     def _send_once(self, node: str, frame: bytes) -> None:
         addr = self._last_addr.get(node)

@@ -76,3 +76,17 @@ def test_ctrl_c_in_a_blocking_call_keeps_waiting_then_a_second_one_leaves(terms,
     t.expect(f"left the remote shell; its session on {target.full} was killed")
     assert t.wait_exit() == 130
     assert target.value("1 + 1") == "2"
+
+
+def test_a_remote_shell_connects_hidden(terms, nodes):
+    # so a teacher's remote shell is not taken for a replica of the class's kv_store
+    a, b = nodes.start("a"), nodes.start("b")
+    assert b.value(f"Node.ping({a.full!r})") == "'pong'"
+    t = terms("--sname", unique("teacher"), "--remsh", a.full)
+    t.expect(f"pydist({a.full})1>")
+    t.line("Node.list()")  # on a: its cluster is what it was
+    t.expect(repr([b.full]))
+    t.expect(f"pydist({a.full})2>")
+    hidden = eval(a.value("Node.list('hidden')"))
+    assert len(hidden) == 1 and hidden[0].startswith("teacher"), hidden
+    assert b.value("Node.list('connected')") == repr([a.full])
