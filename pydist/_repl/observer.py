@@ -24,10 +24,11 @@ import time
 from .._api import observe as _observe
 from .._api import rpc as _rpc
 from .._api.node import Node
-from .._api.processes import receive, send, spawn
+from .._api.processes import Process, receive, send, spawn
 from .._api.processes import self as self_pid
 from .._api.trace import format_line
 from .._base.errors import PydistError
+from .._base.terms import is_down
 from .._core.iofwd import TERMINAL
 from .._core.runtime import RUNTIME
 
@@ -280,7 +281,10 @@ def _tab_bar(model: Model) -> list:
         out.append(("class:tab.on" if i == model.tab else "class:tab", f" {i + 1} {name} "))
         out.append(("", " "))
     stamp = time.strftime("%H:%M:%S", time.localtime(model.updated)) if model.updated else "..."
-    out.append(("class:note", f"  {model.focus}  updated {stamp}  (observing costs it {model.cost * 1000:.1f} ms/s)"))
+    out.append(("class:note", f"  {model.focus}  updated {stamp}  observing costs {model.cost * 1000:.1f} ms CPU/s"))
+    if RUNTIME.name not in model.nodes:  # pydist observer NODE: a tool beside the cluster
+        hidden = " (hidden)" if getattr(RUNTIME.dist, "hidden", False) else ""
+        out.append(("class:note", f"  from {RUNTIME.name}{hidden}"))
     return out
 
 
@@ -437,9 +441,7 @@ def observer(node: str | None = None) -> None:
     Keys on the bottom line; ``q`` or Esc returns to the prompt."""
     for stream in (sys.__stdin__, sys.__stdout__):
         if stream is None or not stream.isatty():
-            raise PydistError(
-                "observer: needs a terminal (run it at the prompt, or `pydist observer NODE` in a shell)"
-            )
+            raise PydistError("observer: needs a terminal (run it at the prompt, or `pydist observer NODE` in a shell)")
     focus = RUNTIME.name if node is None else _qualify(node)
     model = Model(focus)
     fetcher_box: list = []
@@ -456,11 +458,16 @@ def observer(node: str | None = None) -> None:
     old = TERMINAL.redirect(out, err)
     try:
         fetcher_box.append(spawn(_fetch_loop, model, redraw, thread=True))
+        mref = Process.monitor(fetcher_box[0])
         _run_app(model, fetcher_box)
     finally:
         model.stopping = True
         if fetcher_box:
             send(fetcher_box[0], "poke")
+            try:  # it tells the nodes they are no longer observed: they stop counting now
+                receive(3.0, lambda m: is_down(m, mref))
+            except TimeoutError:
+                pass
         TERMINAL.redirect(*old)
         for name, text in held:
             TERMINAL.write(name, text)
