@@ -132,6 +132,8 @@ def _local_info(p) -> dict:
         "registered_name": p.registered_name,
         "status": _status(p),
         "message_queue_len": len(queue),
+        "messages_in": p.msgs_in,  # delivered to it (queued or not yet received)
+        "messages_out": p.msgs_out,  # sent by it
         "messages": queue[:_MESSAGES_SHOWN],
         "links": sorted(p.links, key=repr),
         "monitors": [("process", t) for t in p.monitoring.values()],

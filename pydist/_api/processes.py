@@ -13,7 +13,7 @@ import logging
 from .._base.errors import Exit
 from .._base.terms import Pid, Ref
 from .._core.runtime import RUNTIME
-from .._core.state import ProcessExitSignal
+from .._core.state import ProcessExitSignal, current
 from .._net import wire as _wire
 from .._net.pickling import dumps_call
 
@@ -57,6 +57,9 @@ def send(dest, msg):
     for a local name that is not registered, as Erlang does.
     """
     RUNTIME.send(dest, msg)
+    me = current()
+    if me is not None:
+        me.msgs_out += 1  # Process.info's messages out
     _spend()
     return msg
 

@@ -74,6 +74,8 @@ class Process:
         "mailbox",
         "mailbox_limit",
         "monitored_by",
+        "msgs_in",
+        "msgs_out",
         "monitoring",
         "pending_exit",
         "pid",
@@ -103,6 +105,8 @@ class Process:
         self.wait_token = 0  # tells a receive's timer from an older one
         self.label = None  # the function it runs (for warnings and Process.info)
         self.mailbox_limit = 0  # 0: unbounded; else the process exits past this many messages
+        self.msgs_in = 0  # messages delivered to it (Process.info)
+        self.msgs_out = 0  # messages it sent
         self.waiting = False
         self.links: Any = _NO_LINKS  # a set once linked (most processes never are)
         self.monitored_by: dict = {}  # ref -> watcher pid
@@ -149,6 +153,7 @@ class Process:
             if box is _NO_MAIL:
                 box = self.mailbox = deque()
             box.append(msg)
+            self.msgs_in += 1
             n = len(box)
             if self.waiting:
                 sched = self.sched
