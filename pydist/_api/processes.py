@@ -16,6 +16,7 @@ from .._core.runtime import RUNTIME
 from .._core.state import ProcessExitSignal, current
 from .._net import wire as _wire
 from .._net.pickling import dumps_call
+from . import seconds as _seconds
 
 log = logging.getLogger("pydist")
 
@@ -78,6 +79,8 @@ def receive(timeout: float | None = None, match=None):
     Blocks until one arrives; raises ``TimeoutError`` after ``timeout``
     seconds. Ctrl-C interrupts it at the prompt.
     """
+    if timeout is not None:
+        _seconds.check(timeout)
     return RUNTIME.adopt().receive(timeout, match)
 
 
@@ -311,6 +314,7 @@ class Process:
         In a green process it lets the others run (``Process.sleep(0)`` is a
         plain yield); ``time.sleep`` there does the same.
         """
+        _seconds.check(seconds)
         me = RUNTIME.adopt()
         if me.sched is not None:
             me.sched.sleep(seconds)

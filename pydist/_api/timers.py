@@ -26,6 +26,7 @@ import time
 from .._base.names import NONODE
 from .._base.terms import Pid, Ref
 from .._core.runtime import RUNTIME
+from . import seconds as _seconds
 
 __all__ = ["SERVICE", "apply_after", "cancel_timer", "check_dest", "deliver", "read_timer", "send_after", "start_timer"]
 
@@ -53,6 +54,7 @@ class TimerService:
         for x in (seconds, interval):
             if x is not None and (not isinstance(x, (int, float)) or x < 0 or (x is interval and x == 0)):
                 raise ValueError(f"a timer's time is a number of seconds (> 0 for an interval), not {x!r}")
+        _seconds.check(seconds)
         ref = RUNTIME.make_ref() if ref is None else ref
         due = time.monotonic() + seconds
         with self._cond:

@@ -22,6 +22,7 @@ from .._base.reasons import exit_signal
 from .._base.tracebacks import format_user_exception
 from .._core import interrupts
 from .._core.state import ProcessExitSignal, current
+from .elixir import hint as elixir_hint
 
 __all__ = ["INTERRUPT", "Evaluator", "format_exception", "is_complete", "take_exit_signal"]
 
@@ -223,6 +224,9 @@ class Evaluator:
             if self.interrupt_raises and isinstance(err, KeyboardInterrupt):
                 raise
             sys.stderr.write(format_exception(err))
+            note = elixir_hint(src, err)  # Node.connect(:bar@vm), fn -> end, IO.puts, nil ...
+            if note:
+                sys.stderr.write(f"hint: {note}\n")
             return False
         finally:
             _flush_streams()

@@ -140,8 +140,9 @@ class _Quit:
 
 
 def prompt_helpers(ns: dict) -> dict:
-    """The names only a prompt has: c, nl, exit, quit (v comes with the Evaluator)."""
+    """The names only a prompt has: c, nl, clear, exit, quit (v comes with the Evaluator)."""
+    from .elixir import clear
     from .load import make_loaders
 
     c, nl = make_loaders(ns)
-    return {"c": c, "nl": nl, "exit": _Quit("exit"), "quit": _Quit("quit")}
+    return {"c": c, "nl": nl, "clear": clear, "exit": _Quit("exit"), "quit": _Quit("quit")}
