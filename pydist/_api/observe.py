@@ -76,7 +76,7 @@ def _row(p, counts) -> dict:
         "mailbox": len(p.mailbox),
         "messages": counts,
         "memory": _memory(p),
-        "system": _info._kind(p, cls),
+        "system": _info._kind(p, cls) or ("tracer" if p.pid in TRACER.quiet else None),
     }
 
 

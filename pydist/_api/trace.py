@@ -91,14 +91,15 @@ def _collector() -> Pid:
     p = _COLLECTOR
     if p is None or p.node != RUNTIME.name or not Process.alive(p):
         p = _COLLECTOR = spawn(_collector_main)
-        TRACER.quiet.add(p)
+        TRACER.hush(p)
     return p
 
 
 # -- the agent: on each traced node, one per collector -----------------------------------
 def _agent_main(collector: Pid) -> None:
     me = self_pid()
-    TRACER.quiet.update((me, collector))
+    TRACER.hush(me)
+    TRACER.hush(collector)
     mref = Process.monitor(collector)
     try:
         while True:
@@ -115,7 +116,7 @@ def _agent_main(collector: Pid) -> None:
             send(reply_to, ("$trace_reply", tag, value))
     finally:
         TRACER.remove(lambda s: s.owner != me)
-        TRACER.quiet.discard(me)
+        TRACER.unhush(me)
 
 
 def _agent_add(me: Pid, collector: Pid, ref, target, events) -> str:
@@ -146,7 +147,7 @@ def _ask(node: str, op: str, *args):
         if agent is None:
             where = None if node == RUNTIME.name else node
             agent = _AGENTS[node] = spawn_on(where, _agent_main, (_collector(),), what="trace", quiet=True)[0]
-            TRACER.quiet.add(agent)
+            TRACER.hush(agent)
         mref = Process.monitor(agent)
         send(agent, (op, args, self_pid(), mref))
         try:

@@ -107,10 +107,11 @@ class Tracer:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()  # writers only; the hooks read copies that are replaced whole
-        self.by_pid: dict[Pid, tuple[Spec, ...]] = {}
+        self.by_pid: dict[int, tuple[Spec, ...]] = {}  # by pid id (a traced pid is a local one)
         self.by_name: dict[str, tuple[Spec, ...]] = {}
         self.leases: dict[Any, float] = {}  # who counts -> until when (time.monotonic)
         self.quiet: set[Pid] = set()  # agents and collectors: their own messages are never traced
+        self._quiet_ids: set[int] = set()  # their ids: an int's hash is cheaper than a Pid's
         self.counting = False
         self.sent_total = 0
         self.received_total = 0
@@ -121,7 +122,8 @@ class Tracer:
     def add(self, spec: Spec) -> None:
         with self.lock:
             table: dict = self.by_pid if type(spec.target) is Pid else self.by_name
-            table[spec.target] = (*table.get(spec.target, ()), spec)
+            key = spec.target.id if type(spec.target) is Pid else spec.target
+            table[key] = (*table.get(key, ()), spec)
             self._switch()
 
     def remove(self, keep) -> int:
@@ -143,6 +145,18 @@ class Tracer:
     def specs(self) -> list[Spec]:
         with self.lock:
             return [s for table in (self.by_pid, self.by_name) for specs in table.values() for s in specs]
+
+    def hush(self, pid: Pid) -> None:
+        """``pid``'s messages (an agent's, a collector's) are never traced."""
+        self.quiet.add(pid)
+        self._quiet_ids.add(pid.id)
+
+    def unhush(self, pid: Pid) -> None:
+        self.quiet.discard(pid)
+        self._quiet_ids = {p.id for p in self.quiet}
+
+    def _hushed(self, pid) -> bool:
+        return pid.id in self._quiet_ids and pid in self.quiet
 
     def lease(self, who, seconds: float) -> None:
         """Count messages for ``seconds`` more on behalf of ``who`` (an observer)."""
@@ -179,15 +193,18 @@ class Tracer:
             if p is not None:
                 i = p.pid.id
                 self.sent_by[i] = self.sent_by.get(i, 0) + 1
-        if p is None or p.pid in self.quiet or (type(dest) is Pid and dest in self.quiet):
+        if p is None:
             return
-        specs = self.by_pid.get(p.pid, ())
+        pid = p.pid
+        if self._quiet_ids and (self._hushed(pid) or (type(dest) is Pid and self._hushed(dest))):
+            return
+        specs = self.by_pid.get(pid.id, ())
         name = p.registered_name
         if name is not None and name in self.by_name:
             specs = specs + self.by_name[name]
         if specs:
             try:
-                self._event(specs, "send", p.pid, name, dest, _name_of(dest), msg)
+                self._event(specs, "send", pid, name, dest, _name_of(dest), msg)
             except Exception:
                 pass  # tracing must never break a send
 
@@ -207,7 +224,7 @@ class Tracer:
             self.received_total += 1
             i = p.pid.id
             self.received_by[i] = self.received_by.get(i, 0) + 1
-        specs = self.by_pid.get(p.pid, ())
+        specs = self.by_pid.get(p.pid.id, ())
         name = p.registered_name
         if name is not None and name in self.by_name:
             specs = specs + self.by_name[name]
@@ -216,7 +233,7 @@ class Tracer:
         try:
             sender = current()
             frm = sender.pid if sender is not None and sender is not p else None
-            if frm in self.quiet or (type(msg) is tuple and msg and msg[0] in _OWN):
+            if (frm is not None and self._hushed(frm)) or (type(msg) is tuple and msg and msg[0] in _OWN):
                 return  # what tracing itself sends (an agent's answer from another node)
             frm_name = sender.registered_name if sender is not None and frm is not None else None
             self._event(specs, "receive", frm, frm_name, p.pid, name, msg)

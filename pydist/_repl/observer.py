@@ -187,20 +187,20 @@ def _nodes_tab(model: Model, width: int) -> list:
 
 
 def _processes_tab(model: Model, width: int) -> list:
-    rows = [
+    rows = [  # what to sort and compare first: a narrow terminal cuts the last columns
         (
             str(r["pid"]),
             r["name"] or "",
-            (r["what"] + (f" [system: {r['system']}]" if r["system"] else ""))[:40],
-            r["current"][:50],
             r["status"],
             r["mailbox"],
             r["messages"],
             f"{r['memory'] / 1024:.1f}",
+            (r["what"] + (f" [system: {r['system']}]" if r["system"] else ""))[:40],
+            r["current"][:50],
         )
         for r in model.rows
     ]
-    head = ("Pid", "Name", "What", "Current function", "Status", "Mailbox", "Msgs", "KiB")
+    head = ("Pid", "Name", "Status", "Mailbox", "Msgs", "KiB", "What", "Current function")
     top = [("class:note", f"{model.focus}: sorted by {model.sort} (s changes it), Enter shows one process\n")]
     return top + _table(head, rows, model.cursor[1], width)
 

@@ -29,7 +29,7 @@ def test_observer_shows_nodes_processes_and_returns_to_the_prompt(terms, nodes):
     foo.expect(full)
     foo.expect(other.full)
     foo.type("2")  # Processes, sorted by mailbox: the keeper first, its 3 messages
-    foo.expect(rf"#PID<{full}\.\d+>\s+keeper\s+receive\s+\S*\s*waiting\s+3\s", literal=False)
+    foo.expect(rf"#PID<{full}\.\d+>\s+keeper\s+waiting\s+3\s+\d+\s+[\d.]+\s+receive\s", literal=False)
     foo.type("\r")  # its detail
     foo.expect("registered_name    'keeper'")
     foo.expect("message_queue_len  3")
