@@ -20,7 +20,8 @@ import os
 import threading
 
 from .._core.iofwd import TERMINAL
-from .evaluate import is_complete, take_exit_signal
+from .editing import EditState, add_bindings
+from .evaluate import take_exit_signal
 
 __all__ = ["READ_DUE", "WITHDRAWN", "AboveWriter", "PromptTerminal", "clean_text"]
 
@@ -180,6 +181,7 @@ class PromptTerminal:
         self.writer = AboveWriter(TERMINAL.out, TERMINAL.err)
         self._old = TERMINAL.redirect(self.writer.out, self.writer.err)
         self.continuation = "... "
+        self.edit = EditState()  # paste mode (editing.py owns the keys)
         history = _History(os.path.expanduser(HISTORY_FILE))  # read lazily; a missing file is fine
         self.session: PromptSession[str] = PromptSession(
             multiline=True,
@@ -193,7 +195,9 @@ class PromptTerminal:
             output=create_output(stdout=self.writer.real["stdout"]),
             prompt_continuation=self._continuation,
             tempfile_suffix=".py",
+            enable_suspend=True,  # Ctrl-Z stops pydist as a shell's job (fg brings it back)
         )
+        self.edit.session = self.session
 
     def _continuation(self, width: int, line_number: int, wrap_count: int) -> str:
         """``...`` starts each new line of an entry; a long line that merely
@@ -205,17 +209,7 @@ class PromptTerminal:
         from prompt_toolkit.key_binding import KeyBindings
 
         kb = KeyBindings()
-
-        @kb.add("enter")
-        def _enter(event):
-            buf = event.current_buffer
-            if buf.complete_state is not None and buf.complete_state.current_completion:
-                buf.apply_completion(buf.complete_state.current_completion)
-                return
-            if is_complete(buf.text):
-                buf.validate_and_handle()
-            else:
-                buf.insert_text("\n")
+        add_bindings(kb, self.edit)  # Enter, Meta-Enter, auto-indent, paste mode, pasted prompts
 
         @Condition
         def _at_indent():

@@ -16,7 +16,7 @@ def test_long_line_wraps_without_continuation_prompts(terms):
     assert "...(1)>" not in t.text  # its wrapped rows show no continuation prompt
     t.line("def f():")  # a real second line still gets "..."
     t.expect("...(2)>")
-    t.line("    return 'y' + '" + "z" * 60 + "'")
+    t.line("return 'y' + '" + "z" * 60 + "'")  # indented by the prompt itself
     t.line("")
     t.expect("pydist(3)>")
     rows = t.text.splitlines()
@@ -30,7 +30,7 @@ def test_ctrl_d_on_an_empty_continuation_line_ends_the_entry(terms):
     t.expect("pydist(1)>")
     t.line("def f():")
     t.expect("...(1)>")
-    t.line("    return 7")
+    t.line("return 7")  # indented by the prompt itself
     t.expect("...(1)>")
     t.ctrl("d")  # as an empty line would: the block runs
     t.expect("pydist(2)>")

@@ -32,7 +32,7 @@ def test_one_session_at_the_prompt(terms):
     # a block: continuation prompt, ended by an empty line
     t.line("def triple(x):")
     t.expect(f"...({full})3>")
-    t.line("    return 3 * x")
+    t.line("return 3 * x")  # indented by the prompt itself
     t.line("")
     t.expect(f"pydist({full})4>")
     t.line("triple(14)")
