@@ -55,13 +55,14 @@ def test_process_info_keys_and_values(nodes):
     wait_for(lambda: a.value(f"{INFO}(w, 'status')") == "'waiting'", what="the waiter to wait")
     assert a.value(f"sorted({INFO}(w))") == (
         "['behaviour', 'current_function', 'green', 'group_leader', 'initial_call', 'links', 'memory', "
-        "'message_queue_len', 'messages', 'monitored_by', 'monitors', 'pid', 'registered_name', 'status', "
+        "'message_queue_len', 'messages', 'messages_in', 'messages_out', 'monitored_by', 'monitors', 'pid', 'registered_name', 'status', "
         "'system', 'trap_exit']"
     )
     assert a.value(f"{INFO}(w, 'links') == [self()]") == "True"
     assert a.value(f"{INFO}(w, 'monitored_by') == [self()]") == "True"
     assert a.value(f"{INFO}(self(), 'monitors') == [('process', w)]") == "True"
     assert a.value(f"{INFO}(w, 'messages')") == "['not yet', ('also', 'queued')]"
+    assert a.value(f"{INFO}(w, 'messages_in') >= 2 and {INFO}(self(), 'messages_out') >= 2") == "True"
     assert a.value(f"{INFO}(w, 'initial_call')") == "'waiter'"
     assert int(a.value(f"{INFO}(w, 'memory')")) > 0
     assert a.value(f"{INFO}(GenServer.whereis('counter'), 'behaviour')") == "'GenServer Counter'"
