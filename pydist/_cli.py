@@ -182,6 +182,24 @@ def _run_code(fn) -> int:
         return 1
 
 
+def _current_directory_first() -> None:
+    """Modules of the current directory import, as with ``python`` and ``python -m pydist``.
+
+    The installed ``pydist`` command is a console script: Python puts the
+    script's own folder (the venv's ``bin``) first on ``sys.path``, not the
+    current directory, so ``from stackmod import Stack`` at its prompt failed.
+    ``python -P`` / ``PYTHONSAFEPATH`` ask for neither, and get neither.
+    """
+    if sys.flags.safe_path:
+        return
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the directory was removed under us: nothing to import from
+        return
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "epmd":
@@ -191,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "observer":
         return _observer(argv[1:])
     args = build_parser().parse_args(argv)
+    _current_directory_first()
     try:
         return _main(args)
     except UsageError as err:

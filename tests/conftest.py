@@ -46,7 +46,9 @@ def pydist_cmd(*args: str) -> list[str]:
 
 def base_env(**extra) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    # no empty entry: Python would read it as the current directory, and hide a
+    # command that forgets to import from there (the installed pydist did)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.update({k: v for k, v in extra.items() if v is not None})
     for k, v in extra.items():
