@@ -74,9 +74,9 @@ class Process:
         "mailbox",
         "mailbox_limit",
         "monitored_by",
+        "monitoring",
         "msgs_in",
         "msgs_out",
-        "monitoring",
         "pending_exit",
         "pid",
         "registered_name",
@@ -214,19 +214,10 @@ class Process:
                     if self.pending_exit is not None:
                         _clear_async_exc()  # receive raises it itself: none may fire later
                         raise ProcessExitSignal()
-                    if match is None:
-                        if box:
-                            self.async_ok, user_code = user_code, False  # back to user code
-                            return box.popleft()
-                    else:
-                        n = len(box)
-                        for i in range(scanned, n):
-                            msg = box[i]
-                            if match(msg):
-                                del box[i]
-                                self.async_ok, user_code = user_code, False
-                                return msg
-                        scanned = n
+                    msg, scanned = _take(box, match, scanned)
+                    if msg is not _NOTHING:
+                        self.async_ok, user_code = user_code, False  # back to user code
+                        return msg
                     if deadline is None:
                         remaining = -1.0
                     else:
@@ -261,19 +252,10 @@ class Process:
                 if self.pending_exit is not None:
                     self.waiting = False
                     raise ProcessExitSignal()
-                if match is None:
-                    if box:
-                        self.waiting = False
-                        return box.popleft()
-                else:
-                    n = len(box)
-                    for i in range(scanned, n):
-                        msg = box[i]
-                        if match(msg):
-                            del box[i]
-                            self.waiting = False
-                            return msg
-                    scanned = n
+                msg, scanned = _take(box, match, scanned)
+                if msg is not _NOTHING:
+                    self.waiting = False
+                    return msg
                 if deadline is not None and time.monotonic() >= deadline:
                     self.waiting = False
                     raise TimeoutError(f"receive: no matching message within {timeout} s")
@@ -377,6 +359,25 @@ class Process:
             self.async_ok = False
             if self.pending_exit is not None:
                 _clear_async_exc()
+
+
+_NOTHING = object()
+
+
+def _take(box, match, scanned: int):
+    """Selective receive's one step, under the process's lock: the oldest
+    message (matching ``match``; only those not looked at before, from
+    ``scanned`` on) removed from ``box``, or ``_NOTHING``; and where to scan
+    from next time."""
+    if match is None:
+        return (box.popleft() if box else _NOTHING), scanned
+    n = len(box)
+    for i in range(scanned, n):
+        msg = box[i]
+        if match(msg):
+            del box[i]
+            return msg, scanned
+    return _NOTHING, n
 
 
 def _clear_async_exc() -> None:
