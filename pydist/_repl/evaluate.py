@@ -178,7 +178,18 @@ class Evaluator:
         self.plain = False  # piped mode: plain repr, no rich
         self.fatal_from: set = set()  # exit signals from these pids end the evaluator's process
         self.interrupt_raises = False  # piped mode: Ctrl-C stops everything
+        self.last_error: BaseException | None = None  # for tb()
         ns["v"] = self.v
+        ns["tb"] = self.tb
+
+    def tb(self) -> None:
+        """The last error of this prompt with every frame, the folded library frames too."""
+        from .tracebacks import entry_traceback
+
+        if self.last_error is None:
+            print("no entry has raised an exception yet")
+            return
+        sys.stdout.write(entry_traceback(self.last_error, color=self.color and not self.plain, mode="all"))
 
     def v(self, n: int | None = None):
         """The value of entry ``n`` (``v()`` the last, ``v(-2)`` the one before it)."""
@@ -223,7 +234,12 @@ class Evaluator:
         except BaseException as err:  # the user's code may raise anything
             if self.interrupt_raises and isinstance(err, KeyboardInterrupt):
                 raise
-            sys.stderr.write(format_exception(err))
+            from .tracebacks import entry_traceback
+
+            self.last_error = err
+            # a person sees colour, library frames folded (tb() unfolds); a pipe gets every frame
+            mode = "full" if self.plain else "fold"
+            sys.stderr.write(entry_traceback(err, color=self.color and not self.plain, width=self.width, mode=mode))
             note = elixir_hint(src, err)  # Node.connect(:bar@vm), fn -> end, IO.puts, nil ...
             if note:
                 sys.stderr.write(f"hint: {note}\n")
