@@ -189,12 +189,11 @@ class ProcessStream(io.TextIOBase):
 
     def flush(self) -> None:
         p = current()
-        if p is not None and p.iobuf:
-            if writes_here(p.group_leader):
-                flush_process(p)
-            # else the partial line leaves within _PartialLines.DELAY anyway; held back
-            # till then, it is the prompt of an input() that reads right after this flush
-            # (taken back by take_partial), so the home prompt shows the question once
+        # A partial line for another node's group leader leaves within _PartialLines.DELAY
+        # anyway; held back till then, it is the prompt of an input() that reads right
+        # after this flush (taken back by take_partial), so the home prompt shows it once.
+        if p is not None and p.iobuf and writes_here(p.group_leader):
+            flush_process(p)
         sched = RUNTIME._sched
         if sched is not None and sched.ident == threading.get_ident():
             return  # the loop never waits for a terminal (its text was posted anyway)
