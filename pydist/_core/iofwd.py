@@ -62,7 +62,11 @@ class Terminal:
         target = self.err if stream == "stderr" else self.out
         with self.lock:
             try:
-                target.write(text)
+                try:
+                    target.write(text)
+                except UnicodeEncodeError:  # a stream we did not reconfigure: never drop the text
+                    enc = getattr(target, "encoding", None) or "ascii"
+                    target.write(text.encode(enc, "replace").decode(enc, "replace"))
                 target.flush()
             except (OSError, ValueError):
                 pass  # a closed terminal must not kill the process that printed
@@ -340,6 +344,19 @@ def new_user_io():
 _atexit_done = False
 
 
+def _never_drop(stream) -> None:
+    """A terminal or pipe that is not UTF-8 (``PYTHONIOENCODING=ascii``, a Latin-1
+    locale) shows what it cannot encode as ``?``: with Python's strict default a
+    ``print("café → ✓")`` raised UnicodeEncodeError, which a writer that must
+    not die on a closed terminal swallowed, and the whole line vanished."""
+    if isinstance(stream, ProcessStream) or getattr(stream, "errors", None) != "strict":
+        return
+    try:
+        stream.reconfigure(errors="replace")
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
 def install() -> None:
     """Route ``print`` through group leaders (idempotent)."""
     if RUNTIME.user_io is None:
@@ -350,6 +367,8 @@ def install() -> None:
     if not _atexit_done:
         _atexit_done = True
         atexit.register(flush_all)
+    for real in (sys.stdout, sys.stderr):
+        _never_drop(real)
     if not isinstance(sys.stdout, ProcessStream):
         TERMINAL.out = sys.stdout
         sys.stdout = ProcessStream("stdout")
