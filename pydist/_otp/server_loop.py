@@ -50,7 +50,6 @@ def _valid_extra(x) -> bool:
     return x in ("hibernate", "infinity", None) or (type(x) is tuple and len(x) == 2 and x[0] == "continue")
 
 
-
 def answer_call(from_, value) -> None:
     """Answer the call ``from_`` (``(caller, tag)``). When this process holds
     the caller's monitor (the server answering its own call), the monitor ends
@@ -61,6 +60,7 @@ def answer_call(from_, value) -> None:
         send(pid, ("$gen_reply", tag, value, True))
     else:
         send(pid, ("$gen_reply", tag, value))
+
 
 class SysRequest:
     """A ``get_state`` / ``replace_state`` call (Erlang's system messages, ``:sys``):
