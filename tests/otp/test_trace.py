@@ -41,6 +41,13 @@ def test_a_remote_genserver_call_shows_as_a_call_and_its_reply(nodes):
     # b stops tracing when a goes: its hot path is back to nothing at all
     b.eval("import pydist._core.state")
     assert b.value("pydist._core.state.TRACER is None") == "True"
+    # the caller traced instead: its call leaves with its monitor (one frame), its reply
+    # comes from another node and is named by the call it answers
+    a.eval("trace(self())")
+    a.value(f"GenServer.call(('echo', {b.full!r}), 'mine')")
+    wait_for(lambda: f"{me} → 'echo' on {b.full}  call 'mine'" in a.output, what="the caller's call line")
+    wait_for(lambda: f"'echo' on {b.full} → {me}  reply ('echo', 'mine')" in a.output, what="its reply line")
+    a.eval("trace.stop()")
     a.eval(f"trace(('echo', {b.full!r}))")
     assert b.value("pydist._core.state.TRACER is None") == "False"
     a.stop()
@@ -74,7 +81,9 @@ def test_a_recorded_kv_store_put_is_a_chart_of_three_nodes(nodes, tmp_path):
     text = svg.read_text()
     assert text.startswith("<svg") and all(n in text for n in names)
     assert text.count("call (&#x27;put&#x27;, &#x27;a&#x27;, 5)") == 3 and text.count("reply &#x27;ok&#x27;") == 3
-    drawing = n0.eval("print(chart)")
+    drawing = n0.eval(
+        "from pydist._repl.evaluate import render_value; print(render_value(chart, color=False, width=120))"
+    )
     assert all(n in drawing for n in names) and drawing.count("call ('put', 'a', 5)") == 3
     mermaid = n0.eval("print(chart.mermaid())")
     assert mermaid.startswith("sequenceDiagram") and mermaid.count("-->>") == 3
