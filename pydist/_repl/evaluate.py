@@ -216,6 +216,9 @@ class Evaluator:
             return False
         fname = self._filename()
         linecache.cache[fname] = (len(src), None, src.splitlines(True) or ["\n"], fname)
+        from .help import set_width
+
+        set_width(self.width)  # h() fits the terminal this entry was typed at
         try:
             value = self._execute(src, fname)
             self._show(value)

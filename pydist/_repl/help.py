@@ -4,11 +4,18 @@
 looked up in the caller's namespace) shows an object's documentation
 without a pager, so it works the same above a prompt, in a pipe and in a
 ``--remsh`` session. Cheap to import: pydoc loads only when asked.
+
+``h()`` fits its two columns to the width of the terminal the person types
+at: the prompt's evaluator says it before each entry (``set_width``, per
+thread: a ``--remsh`` session on another node knows its client's width);
+elsewhere it is this process's terminal, else 80 columns.
 """
 
 from __future__ import annotations
 
 import sys
+import textwrap
+import threading
 
 from .namespace import resolve
 
@@ -53,25 +60,58 @@ _PROMPT = (
     ("nl(module)", "load module onto every connected node"),
     ("clear()", "clear the screen"),
     ("exit() / Ctrl-D", "leave (the node leaves the cluster)"),
+    ("tb()", "the last error with every frame (library frames are folded in tracebacks)"),
     ("Ctrl-C", "clear the line, or stop the running entry"),
-    ("Tab", "complete names, attributes, node names in Node.*('…') and rpc.*('…')"),
+    ("Tab", "complete names, attributes, paths in strings, keyword arguments, node names in Node.*('…')"),
+    ("Enter / Meta-Enter", "a new line inside a block, run on a blank last line / run the entry now"),
+    ("F6", "paste mode (for a terminal without bracketed paste): Enter only adds lines"),
+    ("Ctrl-Z", "suspend pydist as a shell job (fg brings it back)"),
 )
 
+_local = threading.local()
+MIN_COLUMN = 24  # narrower than this, each description goes under its name
 
-def _table(title: str, rows) -> str:
-    width = max(len(a) for a, _ in rows)
+
+def set_width(columns: int) -> None:
+    """The width of the terminal this thread's prompt shows ``h()`` on."""
+    _local.width = columns
+
+
+def _width() -> int:
+    width = getattr(_local, "width", None)
+    if width:
+        return width
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _table(title: str, rows, width: int = 80) -> str:
+    """``rows`` as two columns, descriptions wrapped to ``width`` (one column
+    spare: a line that fills the terminal exactly wraps on some)."""
+    name_width = max(len(a) for a, _ in rows)
+    room = width - 1 - name_width - 4
     lines = [title]
-    lines += [f"  {a.ljust(width)}  {b}" for a, b in rows]
+    for a, b in rows:
+        if room >= MIN_COLUMN:
+            parts = textwrap.wrap(b, room) or [""]
+            lines.append(f"  {a.ljust(name_width)}  {parts[0]}")
+            lines += [" " * (name_width + 4) + part for part in parts[1:]]
+        else:
+            lines += textwrap.wrap(a, max(width - 3, 10), initial_indent="  ", subsequent_indent="    ")
+            lines += textwrap.wrap(b, max(width - 7, 10), initial_indent="      ", subsequent_indent="      ")
     return "\n".join(lines)
 
 
 def h(obj=None) -> None:
     """Help: ``h()`` lists the prompt's built-ins; ``h(obj)`` documents ``obj``."""
     if obj is None:
-        print(_table("Built-ins (also: from pydist import ...):", _BUILTINS))
+        width = _width()
+        print(_table("Built-ins (also: from pydist import ...):", _BUILTINS, width))
         print()
-        print(_table("At the prompt:", _PROMPT))
-        print("\nExamples: h(Node.spawn), h('rpc.call'), h(GenServer), h(Task), h('Global.register_name')")
+        print(_table("At the prompt:", _PROMPT, width))
+        examples = "Examples: h(Node.spawn), h('rpc.call'), h(GenServer), h(Task), h('Global.register_name')"
+        print("\n" + "\n".join(textwrap.wrap(examples, max(width - 1, 20), subsequent_indent="  ")))
         return
     if isinstance(obj, str):
         obj = _lookup(obj, sys._getframe(1).f_globals)

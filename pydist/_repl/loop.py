@@ -168,7 +168,8 @@ def _prompt_loop(ev, proc, ns: dict, remote: bool) -> int:
     def lookup(name):
         return ns[name] if name in ns else getattr(builtins, name)
 
-    term = PromptTerminal(completer=PromptCompleter(names, lookup), proc=proc, on_idle_exit=_say)
+    completer = PromptCompleter(names, lookup, namespace=None if remote else ns)
+    term = PromptTerminal(completer=completer, proc=proc, on_idle_exit=_say)
     asker = BusyAsker(term)
     READS.server = asker.changed  # input() of processes whose group leader this prompt is
     from .. import __version__
