@@ -13,7 +13,7 @@ from pydist._cli import build_parser
 from pydist._repl.namespace import BUILTIN_NAMES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "reference"
-PROMPT_ONLY = ("v", "c", "nl", "exit", "quit")
+PROMPT_ONLY = ("v", "c", "nl", "exit", "quit", "tb")
 
 
 def _flags(parser: argparse.ArgumentParser) -> list[str]:
