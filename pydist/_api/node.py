@@ -85,6 +85,12 @@ def stop() -> None:
     dist.shutdown()
 
 
+def connect_failure(node: str) -> str | None:
+    """Why this node could not connect to ``node`` last time, if known ("the cookies differ ...")."""
+    dist = RUNTIME.dist
+    return dist.failure(node) if dist is not None else None
+
+
 def _dist(what: str):
     return RUNTIME.require_dist(what)
 

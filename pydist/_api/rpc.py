@@ -8,8 +8,8 @@ raised here as itself, with the remote traceback attached as its cause.
 
 from __future__ import annotations
 
+import functools
 import time
-import traceback
 
 import cloudpickle
 
@@ -17,24 +17,26 @@ from .._base import names as _names
 from .._base.errors import Exit, RemoteError
 from .._base.reasons import no_connection, reason_of
 from .._base.terms import down_ref, is_down
-from .node import Node
+from .._base.tracebacks import format_user_exception
+from .node import Node, connect_failure
 from .processes import Process, ProcessExitSignal, drop_reply, make_ref, receive, send, spawn_on
 from .processes import node as own_node
 from .processes import self as self_pid
 
 
-def _run_and_reply(fn, args, reply_to, tag):
+def _run_and_reply(fn, args, reply_to, tag, kwargs=None):
     try:
-        value = fn(*args)
+        value = fn(*args, **kwargs) if kwargs else fn(*args)
         outcome = (True, value)
         try:
             cloudpickle.dumps(value)
         except Exception as err:
-            outcome = (False, (None, "TypeError", f"the result {type(value).__name__} cannot be sent back: {err}", ""))
+            why = f"the result {type(value).__name__} cannot be sent back: {err}"
+            outcome = (False, (None, "TypeError", why, ""))
     except ProcessExitSignal:
         raise  # killed (the caller gave up): exit with that reason, send nothing
     except BaseException as err:
-        tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        tb = format_user_exception(err, compact=False)  # the user's frames, not this carrier's
         try:
             blob = cloudpickle.dumps(err)
         except Exception:
@@ -43,8 +45,24 @@ def _run_and_reply(fn, args, reply_to, tag):
     send(reply_to, ("$rpc", tag, outcome))
 
 
-def call(node: str, fn, *args, timeout: float = 5.0, thread: bool = False):
-    """Run ``fn(*args)`` on ``node`` and return its value.
+_run_and_reply._pydist_carries = True  # type: ignore[attr-defined]  # errors name args[0], the user's function
+
+
+def _down_message(node: str, reason) -> str:
+    """Why the process of an ``rpc.call`` on ``node`` exited, in words that say what to do."""
+    text = reason[1] if type(reason) is tuple and len(reason) == 2 and reason[0] == "exception" else ""
+    if isinstance(text, str) and text.startswith("ModuleNotFoundError: No module named "):
+        module = text.split("No module named ", 1)[1].strip("'\"").split(".")[0]
+        return (
+            f"rpc.call: the function comes from the module {module!r}, which {node} cannot import; "
+            f"load it there first: nl({module}) from a prompt that has it (after c('{module}.py') "
+            "for a file), or install it on that node"
+        )
+    return f"rpc.call on {node}: the process exited with {reason!r}"
+
+
+def call(node: str, fn, *args, timeout: float = 5.0, thread: bool = False, **kwargs):
+    """Run ``fn(*args, **kwargs)`` on ``node`` and return its value.
 
     Raises the remote exception (its ``__cause__`` is a ``RemoteError`` with
     the remote traceback and the node's name); ``pydist.Exit`` with reason
@@ -60,7 +78,7 @@ def call(node: str, fn, *args, timeout: float = 5.0, thread: bool = False):
     pid, mref = spawn_on(
         node,
         _run_and_reply,
-        (fn, args, me, tag),
+        (fn, args, me, tag, kwargs),
         monitor=True,
         what="rpc.call",
         timeout=timeout,
@@ -76,9 +94,10 @@ def call(node: str, fn, *args, timeout: float = 5.0, thread: bool = False):
                 f"rpc.call to {node} timed out after {timeout} s "
                 "(the node did not even start the function; is it overloaded or hung?)",
             )
+        why = connect_failure(node)  # the cookies differ, another name ...: say that, not "down"
         raise Exit(
             (("nodedown", node), call_desc),
-            f"rpc.call: {no_connection(node)}",
+            f"rpc.call: cannot connect to {node}: {why}" if why else f"rpc.call: {no_connection(node)}",
         )
 
     def mine(m):
@@ -103,7 +122,7 @@ def call(node: str, fn, *args, timeout: float = 5.0, thread: bool = False):
                 (("nodedown", node), call_desc),
                 f"rpc.call: {no_connection(node)}",
             )
-        raise Exit((reason, call_desc), f"rpc.call on {node}: the process exited with {reason!r}")
+        raise Exit((reason, call_desc), _down_message(node, reason))
     Process.demonitor(mref, flush=True)
     ok, value = msg[2]
     if ok:
@@ -135,7 +154,7 @@ def remote_exception(node: str, info) -> BaseException:
     return exc
 
 
-def call_many(nodes, fn, args, timeout, what: str) -> list:
+def call_many(nodes, fn, args, timeout, what: str, kwargs=None) -> list:
     """Run ``fn(*args)`` on every node at once; one outcome per node, in their order.
 
     ``("ok", value)``, ``("raised", info)`` (for ``remote_exception``),
@@ -150,7 +169,12 @@ def call_many(nodes, fn, args, timeout, what: str) -> list:
     for n in nodes:
         tag = make_ref()
         pid, mref = spawn_on(
-            _names.qualify(n, own_node()), _run_and_reply, (fn, args, me, tag), monitor=True, what=what, quiet=True
+            _names.qualify(n, own_node()),
+            _run_and_reply,
+            (fn, args, me, tag, kwargs),
+            monitor=True,
+            what=what,
+            quiet=True,
         )
         started.append((tag, mref, pid))
     by_tag = {tag: i for i, (tag, _, _) in enumerate(started)}
@@ -187,8 +211,8 @@ def call_many(nodes, fn, args, timeout, what: str) -> list:
     return out
 
 
-def multicall(nodes, fn, *args, timeout: float = 5.0):
-    """``fn(*args)`` on each of ``nodes`` at once (None: this node and every connected one).
+def multicall(nodes, fn, *args, timeout: float = 5.0, **kwargs):
+    """``fn(*args, **kwargs)`` on each of ``nodes`` at once (None: this node and every connected one).
 
     Returns ``(results, bad_nodes)`` as Erlang's ``rpc:multicall``: the
     values of the nodes that answered, in node order (``("badrpc", ("EXIT",
@@ -197,7 +221,8 @@ def multicall(nodes, fn, *args, timeout: float = 5.0):
     """
     nodes = [own_node(), *Node.list()] if nodes is None else [_names.qualify(n, own_node()) for n in nodes]
     results, bad = [], []
-    for n, (kind, value) in zip(nodes, call_many(nodes, fn, args, timeout, "rpc.multicall"), strict=True):
+    outcomes = call_many(nodes, fn, args, timeout, "rpc.multicall", kwargs)
+    for n, (kind, value) in zip(nodes, outcomes, strict=True):
         if kind == "ok":
             results.append(value)
         elif kind == "raised":
@@ -209,8 +234,10 @@ def multicall(nodes, fn, *args, timeout: float = 5.0):
     return results, bad
 
 
-def cast(node: str, fn, *args) -> bool:
-    """Run ``fn(*args)`` on ``node`` without waiting for it; True (as Erlang's ``rpc:cast``)."""
+def cast(node: str, fn, *args, **kwargs) -> bool:
+    """Run ``fn(*args, **kwargs)`` on ``node`` without waiting for it; True (as Erlang's ``rpc:cast``)."""
+    if kwargs:
+        fn, args = functools.partial(fn, **kwargs), args
     spawn_on(_names.qualify(node, own_node()), fn, args, what="rpc.cast")
     return True
 

@@ -69,10 +69,10 @@ class RemoteError(Exception):
         self.remote_traceback = remote_traceback
 
     def __str__(self) -> str:
-        return (
-            f"{self.exc_type}: {self.message} (raised on node {self.node})\n"
-            f"--- remote traceback from {self.node} ---\n{self.remote_traceback.rstrip()}"
-        )
+        head = f"{self.exc_type}: {self.message} (raised on node {self.node})"
+        if not self.remote_traceback.strip():  # nothing was raised there (a result that cannot travel)
+            return head
+        return f"{head}\n--- remote traceback from {self.node} ---\n{self.remote_traceback.rstrip()}"
 
 
 class Exit(Exception):

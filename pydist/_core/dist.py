@@ -94,6 +94,7 @@ class Distribution:
         self._last_addr: dict[str, tuple[str, int]] = {}
         self._stale_sent: dict[str, float] = {}
         self._cookie_told: dict[str, float] = {}
+        self.failures: dict[str, str] = {}  # node -> why the last connection attempt failed (for errors)
         self.sched = runtime.scheduler()
         self.transport = Transport(
             name,
@@ -209,7 +210,12 @@ class Distribution:
             return False
         return True
 
+    def failure(self, node: str) -> str | None:
+        """Why the last attempt to connect to ``node`` failed, when it is known (else None)."""
+        return self.failures.get(node)
+
     def _wrong_name(self, dialled: str, real: str) -> None:
+        self.failures[dialled] = f"the node there is called {real} (use that name)"
         log.warning(
             "could not connect to %s: the node there is called %s (use that name, e.g. Node.ping(%r))",
             dialled,
@@ -243,6 +249,7 @@ class Distribution:
             if peer.state == "up":
                 return
             peer.state = "up"
+            self.failures.pop(peer.node, None)
             self._seq += 1
             peer.seq = self._seq
             watchers = list(self.all_watchers)
@@ -650,6 +657,9 @@ class Distribution:
         if event & HANDSHAKE_FAILED:
             if peer.state == "pending":
                 peer.error = "cookie"
+                self.failures[link.node] = (
+                    "the cookies differ (use the same --cookie, $PYDIST_COOKIE or ~/.pydist.cookie on both)"
+                )
                 self._forget(peer)
                 # a cluster strategy retries every few seconds: say it once a minute, not each time
                 now = time.monotonic()

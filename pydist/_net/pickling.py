@@ -47,6 +47,9 @@ def dumps_call(fn, args, node: str, what: str = "Node.spawn") -> bytes:
     try:
         return cloudpickle.dumps((fn, tuple(args)))
     except Exception as err:
+        if getattr(fn, "_pydist_carries", False):  # rpc's carrier: blame the user's function, not pydist's
+            user_args = tuple(args[1]) + tuple((args[4] or {}).values() if len(args) > 4 else ())
+            fn, args = args[0], user_args
         raise TypeError(
             f"{what}: cannot send {_fn_name(fn)} to {node}: {_culprit(fn, args)} ({err}). "
             "A function travels with everything it uses: create locks, sockets and files "
