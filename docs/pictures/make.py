@@ -40,19 +40,20 @@ print(chart)
 from rich.console import Console
 from rich.text import Text
 from pydist._repl import observer as ob
+from pydist._repl import observer_view as view
 STYLES = {{'class:head': 'bold', 'class:cursor': 'reverse', 'class:note': 'bright_black',
           'class:tab': 'reverse', 'class:tab.on': 'bold white on blue', 'class:keys': 'reverse'}}
 for tab, name in ((0, 'nodes'), (1, 'processes'), (2, 'applications')):
-    model = ob.Model(node())
+    model = view.Model(node())
     model.tab = tab
     fetcher = spawn(ob._fetch_loop, model, lambda: None, thread=True)
     Process.sleep(2.5)  # two snapshots: the rates need two
     model.stopping = True
     send(fetcher, 'poke')
     text = Text()
-    for style, piece in ob._tab_bar(model) + [('', '\\n')] + ob._DRAW[tab](model, 118):
+    for style, piece in view.tab_bar(model) + [('', '\\n')] + view.DRAW[tab](model, 118):
         text.append(piece, style=STYLES.get(style, ''))
-    text.append(' ' + ob.KEYS, style='reverse')
+    text.append(' ' + view.KEYS, style='reverse')
     console = Console(record=True, width=120, force_terminal=True, color_system='truecolor')
     console.print(text)
     console.save_svg(str(out / f'observer-{{name}}.svg'), title=f'observer() on {{node()}}')
