@@ -264,6 +264,9 @@ def _main(args) -> int:
         from ._otp.app_env import load_config
 
         load_config(config)
+    for flag, value in (("--sname", args.sname), ("--name", args.name)):
+        if value is not None and not value.strip():  # not a silent nonode@nohost
+            raise UsageError(f"{flag} needs a node name, like {flag} foo (1-64 letters, digits, '_', '-', '.')")
     if args.sname or args.name:
         if args.sname and args.name:
             raise UsageError("give either --sname or --name, not both")

@@ -15,17 +15,27 @@ import socket
 from .errors import PydistError, UsageError
 
 NONODE = "nonode@nohost"
-_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+# the name server's own words: a node called LOOKUP reads as a request in its logs and tools
+_RESERVED = frozenset({"REGISTER", "LOOKUP", "NAMES", "NOTIFY", "KILL", "PING"})
 _HOST = re.compile(r"[A-Za-z0-9_.\-:\[\]]{1,253}")
 
 
+NAME_RULE = (
+    "use 1-64 letters, digits, '_', '-' and '.', starting with a letter, a digit or '_' "
+    "(and not a word of the name server: REGISTER, LOOKUP, NAMES, NOTIFY, KILL, PING)"
+)
+
+
 def is_valid_name(name) -> bool:
-    """The one grammar of a node's name (the part before ``@``): 1-64 of ``A-Z a-z 0-9 _ . -``.
+    """The one grammar of a node's name (the part before ``@``): 1-64 of ``A-Z a-z 0-9 _ . -``,
+    starting with a letter, a digit or ``_`` (so not ``.``, ``..``, ``-`` or ``--help``),
+    and not one of the name server's request words (``LOOKUP``, ``NAMES`` ...).
 
     The CLI flags, :func:`split` and the name server (which keys its registry
     by this part) all check it here, so a name one accepts the others accept.
     """
-    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None and name not in _RESERVED
 
 
 def short_host() -> str:
@@ -62,7 +72,7 @@ def split(node: str) -> tuple[str, str]:
         raise ValueError(f"bad node name {node!r}: expected NAME@HOST, like foo@{short_host()}")
     name, host = node.split("@")
     if not is_valid_name(name) or not _HOST.fullmatch(host):
-        raise ValueError(f"bad node name {node!r}: use letters, digits, '_', '-' and '.'")
+        raise ValueError(f"bad node name {node!r}: {NAME_RULE}")
     return name, host
 
 
@@ -80,7 +90,7 @@ def make_own_name(sname: str | None, lname: str | None) -> tuple[str, bool]:
     else:
         name, host = raw, (long_host() if longnames else short_host())
         if not is_valid_name(name):
-            raise PydistError(f"bad node name {raw!r}: use letters, digits, '_', '-' and '.'")
+            raise PydistError(f"bad node name {raw!r}: {NAME_RULE}")
         if longnames and is_ip(host) and ipaddress.ip_address(host.strip("[]")).is_loopback:
             logging.getLogger("pydist").warning(
                 "this host has no fully qualified name, so this node is %s@%s, which other hosts "

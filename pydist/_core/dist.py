@@ -14,6 +14,7 @@ that node goes down, so nothing blocks for long on a dead peer.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from .._base.terms import Pid, Ref
 from .._net import nameserver as _nameserver
 from .._net import wire as _wire
 from .._net.cookie import curve_keys
+from .._net.epmd.protocol import is_loopback
 from .._net.transport import DISCONNECTED, HANDSHAKE_FAILED, Transport
 from .state import begin_batch, end_batch
 
@@ -34,6 +36,16 @@ log = logging.getLogger("pydist")
 _KIND = {
     name: getattr(_wire, name) for name in ("LINK", "UNLINK", "EXIT", "MONITOR", "DEMONITOR", "DOWN", "MONITOR_SEND")
 }
+
+
+def listen_address(name: str) -> str:
+    """Where a node listens: all interfaces (other hosts dial it by its host name), except
+    a node named after this host's loopback (``foo@localhost``, ``foo@127.0.0.1``), which
+    no other host can reach by that name: it listens on 127.0.0.1 only (docs/deployment.md)."""
+    host = name.split("@", 1)[1].strip("[]") if "@" in name else ""
+    if host == "localhost" or (_names.is_ip(host) and ipaddress.ip_address(host).is_loopback):
+        return "127.0.0.1"
+    return "0.0.0.0"
 
 
 class Peer:
@@ -95,6 +107,7 @@ class Distribution:
         self._stale_sent: dict[str, float] = {}
         self._cookie_told: dict[str, float] = {}
         self.failures: dict[str, str] = {}  # node -> why the last connection attempt failed (for errors)
+        self._noticed: dict[str, float] = {}  # who -> when its last notice was said
         self.sched = runtime.scheduler()
         self.transport = Transport(
             name,
@@ -105,6 +118,7 @@ class Distribution:
             self._on_link_event,
             self.sched,
             batch_hooks=(begin_batch, end_batch),
+            listen=listen_address(name),
         )
         self.port = self.transport.port
         try:
@@ -680,21 +694,28 @@ class Distribution:
 
     def _notify_mismatch(self, node: str) -> None:
         addr = self._last_addr.get(node)
-        if addr is None:
-            return
+        if addr is None or not is_loopback(addr):
+            return  # a name server takes NOTIFY from its own host only: a peer elsewhere is not told
         name = _nameserver.split_name(node)
         threading.Thread(
             target=_nameserver.notify, args=(addr[0], name, f"cookie-mismatch {self.name}"), daemon=True
         ).start()
 
     def _on_notice(self, text: str) -> None:
-        # anyone can send a notice through the name server: believe only a well-formed
-        # node name, so no forged text (or terminal escape) reaches the screen
+        # any process of this host can send a notice through the name server: believe only a
+        # well-formed node name (no forged text or terminal escape reaches the screen), and
+        # say each one at most once a minute (a flood of notices is one line)
         kind, _, who = text.partition(" ")
         try:
             _names.split(who)
         except ValueError:
             return
+        now = time.monotonic()
+        if now - self._noticed.get(who, -1e9) < 60.0:
+            return
+        if len(self._noticed) > 1000:
+            self._noticed.clear()
+        self._noticed[who] = now
         if kind == "cookie-mismatch":
             log.warning(
                 "connection attempt from node %s rejected: its cookie differs from this "

@@ -94,8 +94,10 @@ class Transport:
         on_link_event,
         sched,
         batch_hooks=(lambda: None, lambda: None),
+        listen: str = "0.0.0.0",
     ):
         self.own_name = own_name
+        self.listen = listen  # the address the ROUTER binds: all interfaces, or loopback only
         # called around each burst of incoming frames (the runtime defers wake-ups)
         self.begin_batch, self.end_batch = batch_hooks
         self._pub, self._sec = keys
@@ -127,12 +129,12 @@ class Transport:
 
     def _bind(self, port_spec) -> int:
         if port_spec is None:
-            return self.router.bind_to_random_port("tcp://0.0.0.0")
+            return self.router.bind_to_random_port(f"tcp://{self.listen}")
         low, high = port_spec
         last_err = None
         for port in range(low, high + 1):
             try:
-                self.router.bind(f"tcp://0.0.0.0:{port}")
+                self.router.bind(f"tcp://{self.listen}:{port}")
                 return port
             except zmq.ZMQError as err:
                 last_err = err

@@ -64,7 +64,9 @@ def test_split_name():
             protocol.split_name(bad)
 
 
-NAME_CASES = ["foo", "a.b-c_1", "x" * 64, "", "x" * 65, "fo o", "föö", "foo\n", "a@b", "a:b"]
+NAME_CASES = ["foo", "a.b-c_1", "x" * 64, "_x", "9lives", "lookup", "", "x" * 65, "fo o", "föö", "foo\n", "a@b", "a:b"]
+NAME_CASES += [".", "..", "-", "--help", ".hidden", "-x", "LOOKUP", "REGISTER", "NAMES", "KILL"]  # not node names
+VALID_NAMES = ("foo", "a.b-c_1", "x" * 64, "_x", "9lives", "lookup")
 
 
 @pytest.mark.parametrize("name", NAME_CASES)
@@ -73,7 +75,7 @@ def test_one_name_grammar_for_flags_names_and_the_name_server(name):
     from pydist._base.names import is_valid_name, make_own_name, split
 
     valid = is_valid_name(name)
-    assert valid == (name in ("foo", "a.b-c_1", "x" * 64))
+    assert valid == (name in VALID_NAMES)
     verdicts = []
     for check in (
         lambda: protocol.split_name(f"{name}@vm"),
@@ -284,3 +286,73 @@ def test_compatibility_module_reexports_the_client():
     assert sorted(nameserver.__all__) == ["ensure_running", "lookup", "lookup_node", "notify", "register", "split_name"]
     for name in nameserver.__all__:
         assert getattr(nameserver, name) is (getattr(client, name, None) or getattr(protocol, name))
+
+
+def test_notify_only_from_this_host_and_rate_limited(server):
+    got = []
+    with client.register("foo", 1000, on_notice=got.append):
+        addr = _non_loopback_address()
+        if addr is not None:  # another host (this machine's own outside address) may not notify
+            with socket.create_connection((addr, server), timeout=5) as sock, sock.makefile("rb") as reader:
+                sock.sendall(b"NOTIFY foo cookie-mismatch evil@vm\n")
+                assert reader.readline() == b"ERR notify only from this host\n"
+        with raw(server) as sock, sock.makefile("rb") as reader:
+            sock.sendall(b"".join(b"NOTIFY foo cookie-mismatch n%d@vm\n" % i for i in range(2000)))
+            replies = [reader.readline() for _ in range(2000)]
+        assert replies.count(b"BUSY\n") > 1900 and replies.count(b"OK\n") >= daemon.NOTIFY_BURST
+        time.sleep(0.5)
+        assert daemon.NOTIFY_BURST <= len(got) < 20, len(got)  # a burst, then one a second
+    assert addr is not None, "this machine has no outside address to test NOTIFY from another host"
+
+
+def test_a_flood_of_kept_alive_connections_cannot_lock_nodes_out(server, monkeypatch):
+    monkeypatch.setattr(daemon, "MAX_UNREGISTERED", 64)
+    flood = [raw(server, b"PING\n") for _ in range(200)]  # each answered once, then kept open
+    for sock in flood[-5:]:
+        assert sock.recv(100) == b"PONG\n"
+    with client.register("node1", 4000):  # a node can still register, and be found
+        assert client.lookup("127.0.0.1", "node1") == 4000
+        closed = sum(1 for sock in flood[:100] if closed_by_server(sock))
+        assert closed == 100, closed  # the oldest went first
+    for sock in flood:
+        sock.close()
+
+
+def test_an_unregistered_connection_cannot_stay_for_ever(server, monkeypatch):
+    monkeypatch.setattr(daemon, "UNREGISTERED_LIFETIME", 0.6)
+    monkeypatch.setattr(daemon, "IDLE_TIMEOUT", 0.3)
+    sock = raw(server)
+    deadline = time.monotonic() + 5
+    with pytest.raises((ConnectionError, OSError, AssertionError)):
+        while time.monotonic() < deadline:  # busy, never idle: PING every 0.1 s
+            sock.sendall(b"PING\n")
+            assert sock.recv(100) == b"PONG\n"
+            time.sleep(0.1)
+    assert time.monotonic() < deadline, "a busy unregistered connection was never closed"
+    sock.close()
+    with client.register("keeper", 5000) as reg:  # a registration lives on past that
+        time.sleep(1.0)
+        assert reg.active and client.lookup("127.0.0.1", "keeper") == 5000
+
+
+def test_too_many_connections_from_another_host_are_refused(server):
+    addr = _non_loopback_address()
+    assert addr is not None, "this machine has no outside address to connect from"
+    held = [socket.create_connection((addr, server), timeout=5) for _ in range(daemon.MAX_PER_HOST)]
+    extra = socket.create_connection((addr, server), timeout=5)
+    assert closed_by_server(extra)
+    assert client.ping()  # this host's clients are not counted with them
+    for sock in [*held, extra]:
+        sock.close()
+
+
+def test_a_registration_comes_back_after_the_name_server_restarts(server, monkeypatch):
+    monkeypatch.setattr(client.Registration, "RETRY", 0.1)
+    reg = client.register("phoenix", 6000, node="phoenix@vm")
+    assert client.kill()
+    wait_for(lambda: not reg.active, what="the registration to notice the server is gone")
+    thread = threading.Thread(target=daemon.serve, args=(server,), daemon=True)
+    thread.start()  # started again, on the same port
+    wait_for(lambda: reg.active, what="the node to register again by itself")
+    assert client.lookup_node("127.0.0.1", "phoenix") == (6000, "phoenix@vm")
+    reg.close()

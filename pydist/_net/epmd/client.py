@@ -95,21 +95,29 @@ class Registration:
     """This node's entry in the name server: alive as long as its TCP connection.
 
     ``on_notice(text)`` is called for each NOTICE line, in the daemon thread
-    ``pydist-epmd-<name>``; its exceptions are logged, not raised.
+    ``pydist-epmd-<name>``; its exceptions are logged, not raised. If the
+    name server goes away (killed, restarted), that thread registers again
+    by itself as soon as one answers (every ``RETRY`` seconds), so the node
+    is found by name again without a restart.
     """
 
-    def __init__(self, sock: socket.socket, buf: bytearray, name: str, port: int, on_notice):
+    RETRY = 1.0
+
+    def __init__(self, sock: socket.socket, buf: bytearray, name: str, port: int, on_notice, again=None):
         self.name, self.port = name, port
         self._sock, self._buf, self._on_notice = sock, buf, on_notice
+        self._again = again  # () -> (sock, buf): register once more (raises as register does)
         self._closed = False
+        self._up = True
         self._lock = threading.Lock()
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read_notices, name=f"pydist-epmd-{name}", daemon=True)
         self._thread.start()
 
     @property
     def active(self) -> bool:
-        """False once closed, or once the name server went away (the name is lost)."""
-        return not self._closed and self._thread.is_alive()
+        """False once closed, or while the name server is away (the name is lost till it is back)."""
+        return not self._closed and self._up and self._thread.is_alive()
 
     def close(self) -> None:
         """Drop the registration (the entry disappears at once). Idempotent."""
@@ -117,6 +125,7 @@ class Registration:
             if self._closed:
                 return
             self._closed = True
+        self._stop.set()
         try:
             self._sock.shutdown(socket.SHUT_RDWR)  # wakes the reader thread's recv
         except OSError:
@@ -142,18 +151,54 @@ class Registration:
             except (OSError, ValueError):
                 line = None
             if line is None:
-                if not self._closed:
-                    log.warning(
-                        "the name server dropped the registration of %s (was it killed?);"
-                        " other nodes cannot find this node by name now",
-                        self.name,
-                    )
-                return
+                self._up = False
+                if self._closed:
+                    return
+                log.warning(
+                    "the name server dropped the registration of %s (was it killed?);"
+                    " other nodes cannot find this node by name until one runs again"
+                    " (`pydist epmd --daemon`); this node registers again by itself then",
+                    self.name,
+                )
+                if not self._register_again():
+                    return
+                continue
             if line.startswith("NOTICE ") and self._on_notice is not None:
                 try:
                     self._on_notice(line[len("NOTICE ") :])
                 except Exception:
                     log.exception("on_notice callback of %s failed", self.name)
+
+    def _register_again(self) -> bool:
+        """Wait for a name server and register there; False once closed (or nothing to redo)."""
+        if self._again is None:
+            return False
+        taken_said = False
+        while not self._stop.wait(self.RETRY):
+            try:
+                sock, buf = self._again()
+            except NameInUse:
+                if not taken_said:
+                    taken_said = True
+                    log.warning(
+                        "the name server is back, but another node took the name %s meanwhile;"
+                        " this node stays unregistered until that node goes",
+                        self.name,
+                    )
+                continue
+            except PydistError:
+                continue  # none answers yet
+            with self._lock:
+                if self._closed:
+                    sock.close()
+                    return False
+                old, self._sock, self._buf = self._sock, sock, buf
+            old.close()
+            sock.settimeout(None)
+            self._up = True
+            log.info("registered %s with the name server again", self.name)
+            return True
+        return False
 
 
 def register(
@@ -168,6 +213,16 @@ def register(
     no server answers, PydistError if the server refuses (not this host).
     """
     check_name(name)
+
+    def once():
+        return _register_once(name, port, node, host, timeout)
+
+    sock, buf = once()
+    return Registration(sock, buf, name, port, on_notice, again=once)
+
+
+def _register_once(name: str, port: int, node: str | None, host: str, timeout: float):
+    """One REGISTER on a fresh connection: ``(socket, buffer)`` kept open, or the error."""
     sock, server_port = _connect(host, timeout)
     buf = bytearray()
     try:
@@ -179,10 +234,10 @@ def register(
             f"the name server on {host}:{server_port} did not answer REGISTER ({exc})"
         ) from None
     if reply == "OK":
-        return Registration(sock, buf, name, port, on_notice)
+        return sock, buf
     sock.close()
     if reply == "ERR bad request" and node:  # a name server older than node names: register without
-        return register(name, port, on_notice=on_notice, host=host, timeout=timeout)
+        return _register_once(name, port, None, host, timeout)
     if reply == "TAKEN":
         raise NameInUse(
             f"the name {name} is already in use on this host (another node is "
@@ -285,16 +340,29 @@ def wait_for_daemon(proc: subprocess.Popen, timeout: float) -> None:
     if code is None:  # never answered: do not leave it behind
         proc.kill()
         proc.wait()
-    why = (
-        f"it exited with code {code}; is port {port} used by another program?"
-        if code is not None
-        else f"it did not answer within {timeout:g}s"
-    )
+    if code is None:
+        why = f"it did not answer within {timeout:g}s"
+    elif _accepts(port):
+        why = (
+            f"it exited with code {code}: port {port} is taken by something that does not answer as a "
+            "name server (a name server out of connections or hung, or another program)"
+        )
+    else:
+        why = f"it exited with code {code}; is port {port} used by another program?"
     raise NameServerUnreachable(
         f"could not start a name server on port {port} ({why}); run "
         f"`pydist epmd` to see the error, or set PYDIST_EPMD_PORT to a "
         f"free port"
     )
+
+
+def _accepts(port: int) -> bool:
+    """Whether something on this host accepts TCP connections on ``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def ensure_running(*, timeout: float = 5.0) -> None:

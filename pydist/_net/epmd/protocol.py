@@ -43,7 +43,7 @@ import ipaddress
 import os
 
 from ..._base.errors import PydistError
-from ..._base.names import is_valid_name, split
+from ..._base.names import NAME_RULE, is_valid_name, split
 
 DEFAULT_PORT = 4370  # not Erlang's 4369, so epmd and pydist can run side by side
 MAX_LINE = 512  # bytes, newline included
@@ -70,9 +70,7 @@ def split_name(node: str) -> str:
     """
     name, at, host = node.partition("@")
     if not is_valid_name(name) or (at and (not host or "@" in host)):
-        raise ValueError(
-            f"invalid node name {node!r}: use NAME or NAME@HOST, where NAME is 1-64 letters, digits, '_', '.' or '-'"
-        )
+        raise ValueError(f"invalid node name {node!r}: use NAME or NAME@HOST ({NAME_RULE} for NAME)")
     return name
 
 
@@ -90,7 +88,7 @@ def is_node_of(node: str, name: str) -> bool:
 def check_name(name: str) -> str:
     """``name`` itself if it may be registered; ValueError (saying what may) if not."""
     if not is_valid_name(name):
-        raise ValueError(f"invalid name {name!r}: 1-64 letters, digits, '_', '.' or '-'")
+        raise ValueError(f"invalid name {name!r}: {NAME_RULE}")
     return name
 
 

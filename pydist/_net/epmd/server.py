@@ -14,6 +14,7 @@ import asyncio
 import errno
 import logging
 import sys
+import time
 
 from ..._base.names import is_valid_name
 from .protocol import IDLE_TIMEOUT, MAX_LINE, MAX_NOTICE, epmd_port, is_loopback, is_node_of
@@ -22,6 +23,15 @@ log = logging.getLogger("pydist.epmd")
 
 WRITE_TIMEOUT = 10.0  # seconds a reply may wait for a client that does not read
 NOTICE_BUFFER = 64 * 1024  # notices to a registrant that does not read are dropped past this
+# A client asks one question per connection; nodes keep theirs (registered) for good. So a
+# connection that has not registered lives UNREGISTERED_LIFETIME seconds at most, at most
+# MAX_UNREGISTERED of them are kept (the oldest goes first), and at most MAX_PER_HOST from
+# one other host: a flood of kept-alive connections can use neither every descriptor nor
+# the registrations' room, and a node can always register.
+UNREGISTERED_LIFETIME = 30.0
+MAX_UNREGISTERED = 256
+MAX_PER_HOST = 32
+NOTIFY_BURST, NOTIFY_RATE = 5, 1.0  # notices per registrant: a burst of 5, then 1 a second
 
 
 class _Server:
@@ -33,19 +43,50 @@ class _Server:
         self.writers: set[asyncio.StreamWriter] = set()
         self.tasks: set[asyncio.Task] = set()
         self.stopping = asyncio.Event()
+        self.unregistered: dict[asyncio.StreamWriter, str] = {}  # oldest first -> its host
+        self.notify_budget: dict[str, tuple[float, float]] = {}  # name -> (tokens, when)
+
+    def _admit(self, writer: asyncio.StreamWriter, host: str, local: bool) -> bool:
+        """Room for one more unregistered connection (evicting the oldest); False: refuse it."""
+        if not local and sum(1 for h in self.unregistered.values() if h == host) >= MAX_PER_HOST:
+            return False
+        while len(self.unregistered) >= MAX_UNREGISTERED:
+            oldest = next(iter(self.unregistered))
+            del self.unregistered[oldest]
+            oldest.close()  # its handler sees EOF and ends
+        self.unregistered[writer] = host
+        return True
+
+    def _notify_allowed(self, name: str) -> bool:
+        now = time.monotonic()
+        tokens, when = self.notify_budget.get(name, (float(NOTIFY_BURST), now))
+        tokens = min(float(NOTIFY_BURST), tokens + (now - when) * NOTIFY_RATE)
+        if tokens < 1.0:
+            self.notify_budget[name] = (tokens, now)
+            return False
+        self.notify_budget[name] = (tokens - 1.0, now)
+        return True
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writers.add(writer)
         task = asyncio.current_task()
         assert task is not None  # a connection handler always runs as a task
         self.tasks.add(task)
-        local = is_loopback(writer.get_extra_info("peername"))
+        peer = writer.get_extra_info("peername")
+        local = is_loopback(peer)
         registered: str | None = None
+        if not self._admit(writer, str(peer[0]) if peer else "?", local):
+            self.writers.discard(writer)
+            self.tasks.discard(task)
+            writer.close()
+            return
+        ends = time.monotonic() + UNREGISTERED_LIFETIME
         try:
             while not self.stopping.is_set():
                 read = reader.readuntil(b"\n")
                 try:
-                    raw = await (read if registered else asyncio.wait_for(read, IDLE_TIMEOUT))
+                    left = min(IDLE_TIMEOUT, ends - time.monotonic())
+                    raw = await (read if registered else asyncio.wait_for(read, max(0.0, left)))
                     line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
                 except (
                     TimeoutError,
@@ -59,6 +100,7 @@ class _Server:
                 out, close = self.dispatch(cmd, arg, local, registered, writer)
                 if cmd == "REGISTER" and out == ["OK"]:
                     registered = arg.split(" ")[0]
+                    self.unregistered.pop(writer, None)  # a node's connection: kept for good
                 writer.write("".join(f"{o}\n" for o in out).encode())
                 await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
                 if close:
@@ -73,6 +115,7 @@ class _Server:
                 self.nodes.pop(registered, None)
                 log.info("unregistered %s", registered)
             self.writers.discard(writer)
+            self.unregistered.pop(writer, None)
             self.tasks.discard(asyncio.current_task())
             writer.close()
 
@@ -89,10 +132,14 @@ class _Server:
         if cmd == "NAMES" and not arg:
             return [f"NAME {n} {p}" for n, (p, _) in sorted(self.names.items())] + ["END"], False
         if cmd == "NOTIFY":
+            if not local:  # anyone could make a node print warnings: only this host's nodes may
+                return ["ERR notify only from this host"], True
             name, _, text = arg.partition(" ")
             entry = self.names.get(name)
             if entry is None:
                 return ["NONE"], False
+            if not self._notify_allowed(name):
+                return ["BUSY"], False
             target = entry[1]
             if not target.is_closing() and target.transport.get_write_buffer_size() < NOTICE_BUFFER:
                 target.write(f"NOTICE {text[:MAX_NOTICE]}\n".encode())
@@ -157,12 +204,26 @@ async def _serve(port: int, host: str) -> int:
     return 0
 
 
+def _more_descriptors() -> None:
+    """Raise the soft limit on open files to the hard one (1,024 is a common soft limit)."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = hard if hard != resource.RLIM_INFINITY else 65536
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def serve(port: int | None = None, host: str = "0.0.0.0") -> int:
     """Run the name server in this thread until a KILL request; return the exit code.
 
     Returns 1 (after a message on stderr) if the port cannot be bound, which
     is how the loser of two nodes racing to start a server bows out.
     """
+    _more_descriptors()
     try:
         return asyncio.run(_serve(epmd_port() if port is None else port, host))
     except KeyboardInterrupt:
