@@ -22,6 +22,7 @@ import hmac
 import logging
 import threading
 import time
+from typing import Any
 
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
@@ -52,8 +53,8 @@ class Link:
     def __init__(self, node: str, endpoint: str):
         self.node = node
         self.endpoint = endpoint
-        self.dealer = None
-        self.monitor = None
+        self.dealer: Any = None  # a zmq DEALER once opened
+        self.monitor: Any = None  # its monitor socket
         self.lock = threading.Lock()
         self.closed = False
 
@@ -69,7 +70,7 @@ class _CookieKeyOnly:
         return hmac.compare_digest(key, self._public)
 
 
-_send = zmq.backend.Socket.send  # the Cython method: bytes in, no sugar on the hot path
+_send: Any = zmq.backend.Socket.send  # the Cython method: bytes in, no sugar on the hot path
 _NOBLOCK = zmq.NOBLOCK
 
 
@@ -285,5 +286,5 @@ class Transport:
             log.exception("pydist: error while handling a connection event")
 
 
-_get = zmq.backend.Socket.get  # the Cython getter: an int, no enum
+_get: Any = zmq.backend.Socket.get  # the Cython getter: an int, no enum
 _EVENTS, _POLLIN, _RCVMORE = zmq.EVENTS, int(zmq.POLLIN), zmq.RCVMORE
