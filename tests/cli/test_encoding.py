@@ -30,9 +30,7 @@ def _run(encoding, *args, stdin=None):
     return r.returncode, r.stdout, r.stderr
 
 
-@pytest.mark.parametrize(
-    ("encoding", "shown"), [("ascii", b"caf? ? ?"), ("latin-1", "café ? ?".encode("latin-1"))]
-)
+@pytest.mark.parametrize(("encoding", "shown"), [("ascii", b"caf? ? ?"), ("latin-1", "café ? ?".encode("latin-1"))])
 def test_print_shows_what_the_stream_can_encode(encoding, shown):
     code, out, err = _run(encoding, "-e", f"print({TEXT!r}); print('after')")
     assert code == 0 and out == shown + b"\nafter\n", (out, err)
