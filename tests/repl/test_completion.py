@@ -48,5 +48,6 @@ def test_paths_keyword_arguments_signatures_and_expressions(terms, tmp_path):
     t.expect_screen(r"^pydist\(4\)> xs\[1\]\.bit_length$", timeout=60)
     t.line("()")
     t.expect("\n5\n")
+    t.expect("pydist(5)>")  # Ctrl-D for the next prompt, not for the one still drawing
     t.ctrl("d")
     assert t.wait_exit() == 0
