@@ -23,6 +23,8 @@ class Pid:
     _hash: int
 
     def __init__(self, node: str, id: int, creation: int = 0):
+        if type(node) is not str or type(id) is not int or type(creation) is not int:  # before the hash
+            raise TypeError(f"a pid is (node name, id, creation), not ({type(node).__name__}, ...)")
         object.__setattr__(self, "node", node)
         object.__setattr__(self, "id", id)
         object.__setattr__(self, "creation", creation)
@@ -48,10 +50,20 @@ class Pid:
         return (_pid, (self.node, self.id, self.creation))
 
 
+def _pid(node: str, id: int, creation: int) -> Pid:
+    """What an unpickled pid is made by. Its fields are checked before anything hashes
+    them (the cache's key, then Pid.__init__): a peer's pid whose node is a tuple nested
+    200,000 deep would crash the hash (C recursion, SIGSEGV); the frame then fails to
+    decode and is dropped. So every Pid and Ref has a str node and int ids."""
+    if type(node) is not str or type(id) is not int or type(creation) is not int:
+        raise TypeError(f"a pid is (node name, id, creation), not ({type(node).__name__}, ...)")
+    return _cached_pid(node, id, creation)
+
+
 # Unpickling goes through a cache: a burst of messages names the same few
 # pids over and over, and a cache hit (C code) is cheaper than __init__.
 @functools.lru_cache(maxsize=4096)
-def _pid(node: str, id: int, creation: int) -> Pid:
+def _cached_pid(node: str, id: int, creation: int) -> Pid:
     return Pid(node, id, creation)
 
 
@@ -64,6 +76,8 @@ class Ref:
     _hash: int
 
     def __init__(self, node: str, id: int):
+        if type(node) is not str or type(id) is not int:  # checked before the hash, as for pids
+            raise TypeError(f"a ref is (node name, id), not ({type(node).__name__}, {type(id).__name__})")
         object.__setattr__(self, "node", node)
         object.__setattr__(self, "id", id)
         object.__setattr__(self, "_hash", hash(("ref", node, id)))

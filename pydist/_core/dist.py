@@ -25,6 +25,7 @@ from .._base import names as _names
 from .._base.errors import NameInUse, NameServerUnreachable, SystemLimit
 from .._base.terms import Pid, Ref
 from .._net import nameserver as _nameserver
+from .._net import shapes as _shapes
 from .._net import wire as _wire
 from .._net.cookie import curve_keys
 from .._net.epmd.protocol import is_loopback
@@ -440,7 +441,14 @@ class Distribution:
 
     # -- receiving (I/O thread) -------------------------------------------------
     def _on_frame(self, sender: str, frame: bytes) -> None:
-        kind, payload = _wire.decode(frame)
+        try:
+            kind, payload = _wire.decode(frame)
+        except Exception:  # a pid or ref with fields of the wrong type, a truncated pickle ...
+            self._malformed(sender, frame[0] if frame else -1)
+            return
+        if not _shapes.valid(kind, payload):  # before any field is used (a hash could crash us)
+            self._malformed(sender, kind)
+            return
         if kind == _wire.HELLO:
             self._on_hello(sender, payload)
             return
@@ -512,6 +520,18 @@ class Distribution:
             rt.deliver_down(watcher, ref, as_target, reason)
         elif kind == _wire.BYE:
             self.node_down(sender, payload[0])
+
+    def _malformed(self, sender: str, kind: int) -> None:
+        now = time.monotonic()
+        key = f"{sender}/{kind}"
+        if now - self._noticed.get(key, -1e9) >= 60.0:
+            self._noticed[key] = now
+            log.warning(
+                "dropped a malformed %s frame from %s (a peer with the cookie sent fields of the wrong "
+                "shape or nested too deep; is it a pydist node of this version?)",
+                _wire.NAMES.get(kind, f"kind-{kind}"),
+                sender[:300].encode("ascii", "backslashreplace").decode(),
+            )
 
     def _on_hello(self, sender: str, payload) -> None:
         if len(payload) not in (7, 8) or payload[5] != _wire.PROTOCOL_VERSION or payload[0] != sender:
