@@ -29,6 +29,7 @@ from .._net import shapes as _shapes
 from .._net import wire as _wire
 from .._net.cookie import curve_keys
 from .._net.epmd.protocol import is_loopback
+from .._net.pickling import TOO_DEEP, too_deep
 from .._net.transport import DISCONNECTED, HANDSHAKE_FAILED, Transport
 from .state import begin_batch, end_batch
 
@@ -391,6 +392,8 @@ class Distribution:
         try:
             frame = _wire.encode(_wire.SEND, (dest, msg))
         except Exception as err:
+            if too_deep(err):  # the depth, not a lock or a socket inside it
+                raise TypeError(f"send: cannot send this message to {node}: it is {TOO_DEEP}") from None
             raise TypeError(
                 f"send: cannot send this message to {node}: {err} (a message travels "
                 "pickled: locks, sockets and open files cannot)"

@@ -30,13 +30,27 @@ def _refs(fn):
             yield name, glb[name]
 
 
+TOO_DEEP = (
+    "nested too deeply to be pickled (more than about 1,000 lists, tuples or dicts inside each "
+    "other: pickle recurses once per level); send a flatter structure, e.g. a list of items "
+    "instead of a chain of nested ones"
+)
+
+
+def too_deep(err: BaseException) -> bool:
+    """Whether pickling failed for the depth of the data, not for what is in it."""
+    return isinstance(err, RecursionError) or "recursion" in str(err)
+
+
 def _culprit(fn, args) -> str:
     for name, value in list(_refs(fn)) + [(f"argument {i + 1}", a) for i, a in enumerate(args)]:
         if callable(value) and getattr(value, "__code__", None) is not None and value is not fn:
             continue
         try:
             cloudpickle.dumps(value)
-        except Exception:
+        except Exception as err:
+            if too_deep(err):
+                return f"{name!r}, a {type(value).__name__}, is {TOO_DEEP}"
             return f"it uses {name!r}, a {type(value).__name__}, which cannot be pickled"
     return "it cannot be pickled"
 
@@ -50,6 +64,8 @@ def dumps_call(fn, args, node: str, what: str = "Node.spawn") -> bytes:
         if getattr(fn, "_pydist_carries", False):  # rpc's carrier: blame the user's function, not pydist's
             user_args = tuple(args[1]) + tuple((args[4] or {}).values() if len(args) > 4 else ())
             fn, args = args[0], user_args
+        if too_deep(err):
+            raise TypeError(f"{what}: cannot send {_fn_name(fn)} to {node}: {_culprit(fn, args)}") from None
         raise TypeError(
             f"{what}: cannot send {_fn_name(fn)} to {node}: {_culprit(fn, args)} ({err}). "
             "A function travels with everything it uses: create locks, sockets and files "

@@ -73,3 +73,18 @@ def test_a_module_the_remote_lacks_says_to_load_it(nodes, tmp_path):
     # the advice works: nl (the prompt's helper) loads it there, and the call goes through
     a.eval("from pydist._repl.load import make_loaders; c, nl = make_loaders(globals()); nl(stackmod)")
     assert a.value(f"type(rpc.call({b.full!r}, stackmod.Stack)).__name__") == "'Stack'"
+
+
+def test_a_message_nested_too_deeply_says_so(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    b.eval("Process.register(self(), 'inbox')")
+    a.eval("deep = 'x'\nfor _ in range(1500):\n    deep = [deep]")
+    kind, msg = _raised(a, f"send(('inbox', {b.full!r}), deep)")
+    assert kind == "TypeError" and msg.startswith(f"send: cannot send this message to {b.full}: it is nested"), msg
+    assert "more than about 1,000" in msg and "locks, sockets" not in msg
+    kind, msg = _raised(a, f"Node.spawn({b.full!r}, print, deep)")
+    assert "'argument 1', a list, is nested too deeply to be pickled" in msg and "locks" not in msg, msg
+    # a deep message that pickle can take still arrives
+    a.eval(f"ok = 'x'\nfor _ in range(500):\n    ok = (ok,)\nsend(('inbox', {b.full!r}), ok)")
+    b.eval("d = receive(timeout=30)\nn = 0\nwhile type(d) is tuple:\n    d, n = d[0], n + 1")
+    assert b.value("n") == "500"
