@@ -59,8 +59,8 @@ class Terminal:
         self._write_now(stream, text)
 
     def _write_now(self, stream: str, text: str) -> None:
-        target = self.err if stream == "stderr" else self.out
-        with self.lock:
+        with self.lock:  # the target is read under the lock: a redirect never splits a write
+            target = self.err if stream == "stderr" else self.out
             try:
                 try:
                     target.write(text)
@@ -118,8 +118,12 @@ class Terminal:
             time.sleep(0.01)
 
     def redirect(self, out, err) -> tuple:
-        old = (self.out, self.err)
-        self.out, self.err = out, err
+        """Point the terminal elsewhere (the prompt's writer above the line being
+        typed); waits for a write in progress, so no text goes to a stream that
+        is about to stop showing it."""
+        with self.lock:
+            old = (self.out, self.err)
+            self.out, self.err = out, err
         return old
 
 
