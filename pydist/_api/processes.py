@@ -109,8 +109,12 @@ def spawn_on(
     timeout: float | None = None,
     quiet: bool = False,
     thread: bool = False,
+    monitor_ref: Ref | None = None,
 ):
     """Start ``fn(*args)`` on ``target_node`` (None: here); returns (pid, ref).
+
+    ``monitor_ref``: the monitor's ref, made by the caller (``rpc.call``
+    hands it to the new process, which ends the monitor as it answers).
 
     A node that is down, unreachable, or does not answer within ``timeout``
     (default: long enough for a slow node, short enough to never hang)
@@ -119,7 +123,7 @@ def spawn_on(
     green process (for blocking I/O or long computations).
     """
     caller = RUNTIME.adopt()
-    ref = RUNTIME.make_ref() if monitor else None
+    ref = monitor_ref if monitor_ref is not None else RUNTIME.make_ref() if monitor else None
 
     def record(pid):  # before the new process can exit, so no signal is missed
         if link:

@@ -1,9 +1,12 @@
 """``rpc.call``: run a function on a node and get its value back.
 
 Built on ``spawn_monitor`` + ``receive``: the result comes back as a
-message tagged with a fresh ref, and the monitor turns a dead node into an
-immediate ``Exit`` instead of a wait for the timeout. A remote exception is
-raised here as itself, with the remote traceback attached as its cause.
+message tagged with the monitor's own ref, and the monitor turns a dead node
+into an immediate ``Exit`` instead of a wait for the timeout. The remote
+process ends that monitor as it answers (as a GenServer's reply ends a
+call's), so a call is two frames, the spawn and the answer: no DOWN comes
+back and no DEMONITOR goes out. A remote exception is raised here as
+itself, with the remote traceback attached as its cause.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ from .processes import self as self_pid
 def _run_and_reply(fn, args, reply_to, tag, kwargs=None):
     try:
         value = fn(*args, **kwargs) if kwargs else fn(*args)
-        outcome = (True, value)
+        ended = Process.end_monitor_by_reply(tag)  # the caller's monitor (its ref is the tag)
         try:
-            cloudpickle.dumps(value)
-        except Exception as err:
-            why = f"the result {type(value).__name__} cannot be sent back: {err}"
+            send(reply_to, ("$rpc", tag, (True, value), ended))
+            return
+        except TypeError as err:  # it cannot travel: say so instead
+            why = f"the result {type(value).__name__} cannot be sent back: {str(err).split(': ', 2)[-1]}"
             outcome = (False, (None, "TypeError", why, ""))
     except ProcessExitSignal:
         raise  # killed (the caller gave up): exit with that reason, send nothing
@@ -42,7 +46,20 @@ def _run_and_reply(fn, args, reply_to, tag, kwargs=None):
         except Exception:
             blob = None
         outcome = (False, (blob, type(err).__name__, str(err), tb))
-    send(reply_to, ("$rpc", tag, outcome))
+    send(reply_to, ("$rpc", tag, outcome, Process.end_monitor_by_reply(tag)))
+
+
+def _is_reply(m) -> bool:
+    return type(m) is tuple and len(m) == 4 and m[0] == "$rpc"
+
+
+def _end_monitor(msg) -> None:
+    """A reply arrived: drop our half of the monitor the remote process ended,
+    or (it could not) end it here, with any DOWN already queued."""
+    if msg[3] is True:
+        Process.forget_monitor(msg[1])
+    else:
+        Process.demonitor(msg[1], flush=True)
 
 
 _run_and_reply._pydist_carries = True  # type: ignore[attr-defined]  # errors name args[0], the user's function
@@ -80,6 +97,7 @@ def call(node: str, fn, *args, timeout: float = 5.0, thread: bool = False, **kwa
         _run_and_reply,
         (fn, args, me, tag, kwargs),
         monitor=True,
+        monitor_ref=tag,
         what="rpc.call",
         timeout=timeout,
         quiet=True,
@@ -101,7 +119,7 @@ def call(node: str, fn, *args, timeout: float = 5.0, thread: bool = False, **kwa
         )
 
     def mine(m):
-        return (type(m) is tuple and len(m) == 3 and m[0] == "$rpc" and m[1] == tag) or is_down(m, mref)
+        return (_is_reply(m) and m[1] == tag) or is_down(m, mref)
 
     try:
         msg = receive(max(0.0, deadline - time.monotonic()), mine)
@@ -123,7 +141,7 @@ def call(node: str, fn, *args, timeout: float = 5.0, thread: bool = False, **kwa
                 f"rpc.call: {no_connection(node)}",
             )
         raise Exit((reason, call_desc), _down_message(node, reason))
-    Process.demonitor(mref, flush=True)
+    _end_monitor(msg)
     ok, value = msg[2]
     if ok:
         return value
@@ -173,6 +191,7 @@ def call_many(nodes, fn, args, timeout, what: str, kwargs=None) -> list:
             _run_and_reply,
             (fn, args, me, tag, kwargs),
             monitor=True,
+            monitor_ref=tag,
             what=what,
             quiet=True,
         )
@@ -183,7 +202,7 @@ def call_many(nodes, fn, args, timeout, what: str, kwargs=None) -> list:
     waiting = len(started)
 
     def mine(m):
-        if type(m) is tuple and len(m) == 3 and m[0] == "$rpc":
+        if _is_reply(m):
             i = by_tag.get(m[1])
             return i is not None and out[i] is None
         i = by_mref.get(down_ref(m))
@@ -197,7 +216,7 @@ def call_many(nodes, fn, args, timeout, what: str, kwargs=None) -> list:
         waiting -= 1
         if msg[0] == "$rpc":
             i = by_tag[msg[1]]
-            Process.demonitor(started[i][1], flush=True)
+            _end_monitor(msg)
             ok, value = msg[2]
             out[i] = ("ok", value) if ok else ("raised", value)
         else:

@@ -97,6 +97,8 @@ class Scheduler:
         self._items: list = []
         self._items_dirty = True
         self.poll = _select_poll  # the transport installs zmq.zmq_poll with its first socket
+        # the transport's: send what the loop's processes queued; True if some had to stay
+        self.flush: Any = _nothing_left
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -270,6 +272,7 @@ class Scheduler:
             self.call_soon_threadsafe(self._runq.append, p)
 
         assert self._pool is not None
+        self.flush()  # the helper's frames must not overtake what this process sent before
         try:
             self._pool.submit(work)
         except RuntimeError as err:  # no helper thread could be started
@@ -351,6 +354,8 @@ class Scheduler:
             if incoming:
                 timeout = 0
             with self.io_lock:
+                if self.flush() and timeout > 1:
+                    timeout = 1  # a peer's queue was full: try again soon
                 self._poll_once(timeout)
             self._sleeping = False
             if timers and timers[0][0] <= monotonic():
@@ -361,6 +366,7 @@ class Scheduler:
                         fn(arg)
                     except BaseException:
                         log.exception("pydist: a timer failed")
+        self.flush()  # what the last processes sent leaves before the sockets close
 
     def _run_ready(self) -> None:
         """Run ready processes, those they wake included, up to ``RUN_BUDGET``
@@ -484,6 +490,7 @@ class Scheduler:
                             held,
                             self._where_stuck(),
                         )
+                    self.flush()  # what the holder sent before it stopped yielding
                     self._poll_once(50)
             finally:
                 self.io_lock.release()
@@ -510,6 +517,10 @@ class Scheduler:
 
 
 def _never(_msg) -> bool:
+    return False
+
+
+def _nothing_left() -> bool:
     return False
 
 

@@ -14,6 +14,20 @@ loop; ``io_lock`` keeps it to one at a time); creating and closing DEALERs
 is socket work run where the sockets are served (``call_io``). Any thread
 may *send* on a DEALER while holding that link's lock (nobody polls
 DEALERs), which keeps a send free of thread hand-offs.
+
+Batching: a frame sent on the loop thread (by a green process, or by the
+loop itself) leaves at once when it is the latency case — no other process
+is ready to run and it is the first frame of this slice to that peer (a
+request, a reply). Otherwise it waits in its link's outbox until the loop
+is about to poll, and everything a link gathered meanwhile leaves as one
+BATCH frame (each part length-prefixed); the receiver splits it and
+handles the parts in order. Under load that is one ZeroMQ message, one
+encryption and one read for up to ``BATCH_FRAMES`` messages.
+A green process that fills an outbox sends it at once (and waits there at
+the high-water mark, as an unbatched send does); a process that holds the
+loop has its outbox sent by the standby thread. Frames from other threads
+(thread processes) go out at once: order is kept per sender, as Erlang
+promises, not across senders.
 """
 
 from __future__ import annotations
@@ -29,6 +43,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import recv_monitor_message
 
 from .._base.errors import PydistError
+from . import wire as _wire
 
 log = logging.getLogger("pydist.transport")
 
@@ -45,10 +60,19 @@ HANDSHAKE_FAILED = (
 )
 
 
-class Link:
-    """The outgoing DEALER to one peer, usable from any thread under ``lock``."""
+BATCH = _wire.BATCH
+BATCH_FRAMES = 256  # frames an outbox gathers before it is sent at once
+BATCH_BYTES = 256 * 1024  # ... or bytes
+BIG_FRAME = 64 * 1024  # a frame this big is never copied into a batch
 
-    __slots__ = ("closed", "dealer", "endpoint", "lock", "monitor", "node")
+
+class Link:
+    """The outgoing DEALER to one peer, usable from any thread under ``lock``.
+
+    ``outbox`` holds frames sent on the loop thread, not yet handed to the
+    DEALER (see the module docstring); it changes only under ``lock``."""
+
+    __slots__ = ("closed", "dealer", "endpoint", "lock", "mark", "monitor", "node", "outbox", "outbytes")
 
     def __init__(self, node: str, endpoint: str):
         self.node = node
@@ -57,6 +81,18 @@ class Link:
         self.monitor: Any = None  # its monitor socket
         self.lock = threading.Lock()
         self.closed = False
+        self.outbox: list[bytes] = []
+        self.outbytes = 0
+        self.mark = -1.0  # the scheduler slice that last sent a frame on here at once
+
+
+def _pack(frames: list[bytes]) -> bytes:
+    """One BATCH frame holding ``frames`` in order."""
+    parts = [bytes((BATCH,))]
+    for f in frames:
+        parts.append(len(f).to_bytes(4, "big"))
+        parts.append(f)
+    return b"".join(parts)
 
 
 class _CookieKeyOnly:
@@ -125,7 +161,11 @@ class Transport:
             raise
         self._names: dict = {}  # routing id -> node name, decoded once
         self._running = True
+        self._dirty: set[Link] = set()  # links with frames in their outbox (changed under link.lock)
+        self._loop_ident = sched.ident
+        self._runq = sched._runq  # ready processes: when there are none, a lone frame goes at once
         sched.poll = zmq.zmq_poll  # straight to libzmq: it polls the wake-up pipe too
+        sched.flush = self.flush
         sched.call_io(sched.add_reader, self.router, self._read_router)
 
     def _bind(self, port_spec) -> int:
@@ -160,6 +200,44 @@ class Transport:
 
     def send(self, link: Link, frame: bytes) -> bool:
         """Queue ``frame`` for the peer; False if the link is closed."""
+        if _get_ident() == self._loop_ident:
+            if len(frame) < BIG_FRAME:
+                with link.lock:
+                    if link.closed:
+                        return False
+                    box = link.outbox
+                    if not box and not self._runq and link.mark != self.sched.slice_start:
+                        # the latency case (a request, a reply): nothing else is ready to run
+                        # and this is the slice's first frame to the peer, so it leaves now
+                        link.mark = self.sched.slice_start
+                        try:
+                            _send(link.dealer, frame, _NOBLOCK, len(frame) < 4096)
+                            return True
+                        except zmq.ZMQError:
+                            pass  # a full queue (or a closing socket): the outbox handles it
+                    box.append(frame)
+                    link.outbytes += len(frame)
+                    if len(box) == 1:
+                        self._dirty.add(link)
+                    if len(box) < BATCH_FRAMES and link.outbytes < BATCH_BYTES:
+                        return True
+                # a full outbox leaves now; at the high-water mark it stays, in order, for
+                # the next poll (the loop itself never waits; a green process does, here)
+                self._flush_link(link, wait=True)
+                return not link.closed
+            # a big frame goes alone, after what the outbox holds
+            if not self._flush_link(link, wait=True):
+                with link.lock:
+                    if link.closed:
+                        return False
+                    if link.outbox:  # still full: it queues behind them
+                        link.outbox.append(frame)
+                        link.outbytes += len(frame)
+                        self._dirty.add(link)
+                        return True
+        return self._send_now(link, frame)
+
+    def _send_now(self, link: Link, frame: bytes) -> bool:
         while True:
             with link.lock:
                 if link.closed:
@@ -181,6 +259,45 @@ class Transport:
             else:
                 time.sleep(0.001)
 
+    def flush(self) -> bool:
+        """Send every outbox (the loop, before it polls; the standby, while a
+        process holds the loop); True if some frames had to stay (a full queue)."""
+        if not self._dirty:
+            return False
+        left = False
+        for link in list(self._dirty):
+            if not self._flush_link(link, wait=False):
+                left = left or bool(link.outbox)
+        return left
+
+    def _flush_link(self, link: Link, wait: bool) -> bool:
+        """Hand ``link``'s outbox to its DEALER; False if frames stayed (a full
+        queue and ``wait`` false, or only the loop itself could wait) or the
+        link is gone. ``wait``: a green process yields until the peer drains."""
+        while True:
+            with link.lock:
+                frames = link.outbox
+                if not frames:
+                    self._dirty.discard(link)
+                    return not link.closed
+                frame = frames[0] if len(frames) == 1 else _pack(frames)
+                try:
+                    _send(link.dealer, frame, _NOBLOCK, len(frame) < 4096)
+                except zmq.Again:
+                    pass  # high-water mark: the frames stay, in order
+                except zmq.ZMQError:
+                    link.outbox, link.outbytes = [], 0  # the socket is gone: so are they
+                    self._dirty.discard(link)
+                    return False
+                else:
+                    link.outbox, link.outbytes = [], 0
+                    self._dirty.discard(link)
+                    return True
+            p = self.sched.green_self()
+            if not wait or p is None:
+                return False  # the loop and the standby never wait: the next poll tries again
+            self.sched.yield_now(p)  # others run (and the loop polls) meanwhile
+
     def close(self) -> None:
         if not self._running:
             return
@@ -197,6 +314,7 @@ class Transport:
 
     # -- where the sockets are served -------------------------------------------
     def _unregister(self) -> None:
+        self.flush()  # what the loop gathered last (the node is leaving: BYE frames)
         self.sched.remove_reader(self.router)
         for mon in [s for s, cb in list(self.sched._readers.items()) if getattr(cb, "_pydist_link", None)]:
             self.sched.remove_reader(mon)
@@ -230,6 +348,14 @@ class Transport:
         return link
 
     def _close_link(self, link: Link) -> None:
+        with link.lock:  # what was sent before the close leaves first (a BYE, a _send_once)
+            frames, link.outbox, link.outbytes = link.outbox, [], 0
+            self._dirty.discard(link)
+            if frames and link.dealer is not None:
+                try:
+                    _send(link.dealer, frames[0] if len(frames) == 1 else _pack(frames), _NOBLOCK, False)
+                except zmq.ZMQError:
+                    pass
         mon = link.monitor
         if mon is not None and mon in self.sched._readers:
             self.sched.remove_reader(mon)
@@ -266,12 +392,35 @@ class Transport:
                     while more(router, _RCVMORE):
                         recv(0)  # an authenticated peer sent a shape we never send
                     continue
+                sender = names.get(ident) or _name(names, ident)
+                if frame and frame[0] == BATCH:
+                    self._unpack(sender, frame, on_frame)
+                    continue
                 try:
-                    on_frame(names.get(ident) or _name(names, ident), frame)
+                    on_frame(sender, frame)
                 except BaseException:  # SystemExit included: one bad frame never stops the loop
                     log.exception("pydist: dropped a message that could not be handled")
         finally:
             self.end_batch()
+
+    @staticmethod
+    def _unpack(sender: str, frame: bytes, on_frame) -> None:
+        """Handle the parts of a BATCH frame in order. A length that runs past
+        the end, or a batch inside a batch, hands the rest over as one frame:
+        it fails to decode and is reported and dropped like any malformed frame."""
+        view = memoryview(frame)
+        pos, end = 1, len(frame)
+        while pos < end:
+            start = pos + 4
+            n = int.from_bytes(view[pos:start], "big")
+            pos = start + n
+            part = view[start:pos]
+            if pos > end or n == 0 or part[0] == BATCH:
+                part, pos = view[pos - n - 4 : end], end
+            try:
+                on_frame(sender, part)
+            except BaseException:  # SystemExit included: one bad frame never stops the loop
+                log.exception("pydist: dropped a message that could not be handled")
 
     def _read_monitor(self, link: Link) -> None:
         try:
@@ -286,5 +435,6 @@ class Transport:
             log.exception("pydist: error while handling a connection event")
 
 
+_get_ident = threading.get_ident
 _get: Any = zmq.backend.Socket.get  # the Cython getter: an int, no enum
 _EVENTS, _POLLIN, _RCVMORE = zmq.EVENTS, int(zmq.POLLIN), zmq.RCVMORE

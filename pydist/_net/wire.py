@@ -17,7 +17,7 @@ import cloudpickle.cloudpickle as _cp
 # modules registered with cloudpickle.register_pickle_by_value (c("file.py"), -S APP)
 _BY_VALUE = _cp._PICKLE_BY_VALUE_MODULES
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: BATCH frames
 
 HELLO = 1  # (name, creation, port, longnames, peers, version)
 HELLO_ACK = 2  # (name, creation, peers)
@@ -37,6 +37,7 @@ PID_BLOCK = 15  # (start, count): pid ids of the sender's node, reserved for the
 PID_BLOCK_REQ = 16  # (): please grant another block
 MONITOR_SEND = 18  # (watcher pid, target pid or name, ref, msg): MONITOR then SEND in one frame (a call)
 SPAWN_AT = 17  # (caller pid, group leader pid, payload bytes, link, monitor_ref, pid id from a block)
+BATCH = 19  # not a pickle: frames of one sender in order, each a 4-byte big-endian length + the frame
 
 NAMES = {v: k for k, v in dict(globals()).items() if isinstance(v, int) and k.isupper() and k != "PROTOCOL_VERSION"}
 

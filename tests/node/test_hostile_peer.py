@@ -107,3 +107,27 @@ def test_frames_of_real_nodes_pass_the_shape_checks():
     assert not shapes.valid(wire.SEND, ((1, 2), "x")) and not shapes.valid(99, ())
     with pytest.raises(TypeError, match="a pid is"):
         Pid(("deep",), 1, 1)
+
+
+def test_malformed_batches_are_dropped_and_good_parts_delivered(nodes):
+    """A BATCH frame's parts are length-prefixed: lengths that run past the end,
+    empty parts and batches inside batches are dropped; the good parts before
+    them still arrive, in order."""
+    from pydist._net.transport import _pack
+
+    a = nodes.start("a")
+    port = int(a.value("__import__('pydist._core.runtime', fromlist=['x']).RUNTIME.dist.port"))
+    a.eval("got = []\ndef sink():\n    while True:\n        got.append(receive())\nProcess.register(spawn(sink), 'sink')")
+    good = [wire.encode(wire.SEND, ("sink", i)) for i in range(3)]
+    frames = [
+        _pack(good),  # 0 1 2
+        _pack([good[0]])[:-3],  # a length that runs past the end
+        bytes((wire.BATCH,)) + (0).to_bytes(4, "big"),  # an empty part
+        _pack([_pack(good)]),  # a batch inside a batch
+        bytes((wire.BATCH,)) + b"\xff\xff",  # half a length
+        _pack([wire.encode(wire.SEND, ("sink", "last"))]),
+    ]
+    _as_cookie_holder(port, a.full, frames)
+    assert a.proc.poll() is None, f"the node died (exit status {a.proc.returncode})"
+    assert a.value("got") == "[0, 1, 2, 'last']"
+    assert "Traceback" not in a.output

@@ -82,6 +82,41 @@ def test_messages_between_a_pair_arrive_in_order(nodes):
     assert b.value("got == list(range(2000))") == "True"
 
 
+def test_a_green_senders_messages_and_signals_keep_their_order(nodes):
+    # A green process's frames to a peer are batched under load (many ready processes):
+    # per sender, messages and the exit signal after them still arrive in order, none lost.
+    a, b = nodes.start("a"), nodes.start("b")
+    b.eval(
+        "def sink(parent):\n"
+        "    Process.flag('trap_exit', True)\n"
+        "    got = {}\n"
+        "    while True:\n"
+        "        m = receive(timeout=60)\n"
+        "        if m[0] == 'EXIT':\n"
+        "            send(parent, ('done', m[1], got.get(m[1], [])))\n"
+        "        else:\n"
+        "            got.setdefault(m[0], []).append(m[1])\n"
+        "Process.register(spawn(sink, self()), 'sink')"
+    )
+    a.eval(
+        f"sink = rpc.call({b.full!r}, Process.whereis, 'sink')\n"
+        "def sender(n):\n"
+        "    me = self()\n"
+        "    for i in range(n):\n"
+        "        send(sink, (me, i))\n"
+        "        if i % 100 == 0:\n"
+        "            Process.sleep(0)\n"
+        "    Process.exit(sink, 'done')\n"
+        "senders = [spawn(sender, 3000) for _ in range(20)]"
+    )
+    out = b.eval(
+        "res = [receive(timeout=60) for _ in range(20)]\n"
+        "print(all(got == list(range(3000)) for _, _, got in res), len({pid for _, pid, _ in res}))",
+        timeout=120,
+    )
+    assert "True 20" in out
+
+
 def test_remote_monitor_link_and_exit_signals(nodes):
     a, b = nodes.start("a"), nodes.start("b")
     a.eval(f"Process.flag('trap_exit', True)\npid = Node.spawn_link({b.full!r}, receive)\nref = Process.monitor(pid)")

@@ -105,8 +105,9 @@ def test_piped_input_answers_remote_and_local_reads(nodes):
     far = nodes.start("far")
     script = (
         "me = self()\n"
-        f"Node.spawn({far.full!r}, lambda: (send(me, 'asking'), print('got', input('q? '))))\n"
-        "receive(timeout=60); Process.sleep(0.5)\n"  # the question arrives meanwhile
+        # far asks only once this entry runs (else the question could take this very line)
+        f"Node.spawn({far.full!r}, lambda: (send(me, self()), receive(), print('got', input('q? '))))\n"
+        "send(receive(timeout=60), 'go'); Process.sleep(0.5)\n"  # the question arrives meanwhile
         "Bob\n"  # the next line read answers it
         "x = input('local? ')\n"
         "Ann\n"  # a local input() reads the next line, and the rest stays for the prompt
