@@ -117,7 +117,9 @@ def test_malformed_batches_are_dropped_and_good_parts_delivered(nodes):
 
     a = nodes.start("a")
     port = int(a.value("__import__('pydist._core.runtime', fromlist=['x']).RUNTIME.dist.port"))
-    a.eval("got = []\ndef sink():\n    while True:\n        got.append(receive())\nProcess.register(spawn(sink), 'sink')")
+    a.eval(
+        "got = []\ndef sink():\n    while True:\n        got.append(receive())\nProcess.register(spawn(sink), 'sink')"
+    )
     good = [wire.encode(wire.SEND, ("sink", i)) for i in range(3)]
     frames = [
         _pack(good),  # 0 1 2
