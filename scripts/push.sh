@@ -51,7 +51,9 @@ if [ ! -e "$cookie" ]; then
   (umask 277 && printf '%s' "$value" >"$cookie")
   echo "created the cookie file $cookie (mode 0400)"
 fi
-[ -r "$cookie" ] && [ -s "$cookie" ] || die "the cookie file $cookie is empty or unreadable"
+if [ ! -r "$cookie" ] || [ ! -s "$cookie" ]; then
+  die "the cookie file $cookie is empty or unreadable"
+fi
 
 have_rsync=0
 command -v rsync >/dev/null 2>&1 && have_rsync=1
