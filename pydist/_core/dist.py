@@ -106,6 +106,7 @@ class Distribution:
         self.node_watchers: list[tuple[str, Pid]] = []
         self.all_watchers: list[tuple[Pid, str, bool]] = []  # (pid, node_type, tagged) of monitor_nodes
         self._last_addr: dict[str, tuple[str, int]] = {}
+        self._resolved: dict[str, tuple[str, float]] = {}  # peer host -> (address, when looked up)
         self._stale_sent: dict[str, float] = {}
         self._cookie_told: dict[str, float] = {}
         self.failures: dict[str, str] = {}  # node -> why the last connection attempt failed (for errors)
@@ -536,24 +537,52 @@ class Distribution:
                 sender[:300].encode("ascii", "backslashreplace").decode(),
             )
 
+    RESOLVED_FOR = 60.0  # seconds a peer host's address is reused before it is looked up again
+
     def _on_hello(self, sender: str, payload) -> None:
+        """A node dials us (on the loop). Its host is looked up on a pooled
+        thread the first time: a DNS server that does not answer would hold
+        the loop, and every process of this node with it, for seconds."""
         if len(payload) not in (7, 8) or payload[5] != _wire.PROTOCOL_VERSION or payload[0] != sender:
             log.warning("ignored a connection from %s: it speaks another pydist protocol", sender)
             return
-        name, creation, port, longnames, others, _version, target = payload[:7]
-        hidden = self.hidden or (len(payload) > 7 and payload[7] is True)
-        _, host = _names.split(name)
+        _, host = _names.split(payload[0])
+        known = self._resolved.get(host)
+        if _names.is_ip(host.strip("[]")):
+            self._hello(payload, host.strip("[]"))
+        elif known is not None and time.monotonic() - known[1] < self.RESOLVED_FOR:
+            self._hello(payload, known[0])
+        else:
+            try:
+                self.rt.pool.submit(lambda: self._resolve_for_hello(payload, host))
+            except RuntimeError:  # no thread to spare: look it up here after all
+                self._resolve_for_hello(payload, host)
+
+    def _resolve_for_hello(self, payload, host: str) -> None:
+        """On a pooled thread: look ``host`` up, then finish the HELLO on the loop."""
         try:
-            ip = _names.resolve(host)
-        except OSError as err:  # we cannot answer a node we cannot find: say why, here
+            ip, err = _names.resolve(host), None
+        except OSError as e:
+            ip, err = None, e
+        # where the sockets are served: the loop, or the standby while a process holds it
+        self.sched.post_io(self._hello_resolved, payload, host, ip, err)
+
+    def _hello_resolved(self, payload, host: str, ip, err) -> None:
+        if ip is None:  # we cannot answer a node we cannot find: say why, here
             log.warning(
                 "refused a connection from %s: its host %s does not resolve on this host "
                 "(%s); fix DNS or /etc/hosts here, or name that node by its IP address",
-                name,
+                payload[0],
                 host,
-                err.strerror or err,
+                getattr(err, "strerror", None) or err,
             )
             return
+        self._resolved[host] = (ip, time.monotonic())
+        self._hello(payload, ip)
+
+    def _hello(self, payload, ip: str) -> None:
+        name, creation, port, longnames, others, _version, target = payload[:7]
+        hidden = self.hidden or (len(payload) > 7 and payload[7] is True)
         self._last_addr[name] = (ip, port)
         if target != self.name:
             # dialled as another name that reaches us (foo@localhost for foo@vm): no half

@@ -45,7 +45,7 @@ def test_time_sleep_in_a_green_process_sleeps_only_that_process(nodes):
 
 
 def test_a_green_process_that_holds_the_loop_is_named_and_the_node_keeps_serving(nodes):
-    a, b = nodes.start("a"), nodes.start("b")
+    a, b, c = nodes.start("a"), nodes.start("b"), nodes.start("c")
     a.eval(
         "import time\n"
         "def spin(seconds):\n"
@@ -56,6 +56,8 @@ def test_a_green_process_that_holds_the_loop_is_named_and_the_node_keeps_serving
     )
     # the peer still sees the node up and gets its pings answered meanwhile
     assert b.value(f"Node.ping({a.full!r})") == "'pong'"
+    # and a node that was never connected can connect (its host is looked up off the loop)
+    assert c.value(f"Node.ping({a.full!r})") == "'pong'"
     # thread processes (the prompt, here the agent's main thread) keep working
     assert a.value("(spawn(lambda p: send(p, 'hi'), self(), thread=True), receive(timeout=10))[1]") == "'hi'"
     out = a.wait_output("has held the scheduler for")
