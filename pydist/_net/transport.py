@@ -62,7 +62,13 @@ HANDSHAKE_FAILED = (
 
 BATCH = _wire.BATCH
 BATCH_FRAMES = 256  # frames an outbox gathers before it is sent at once
-BATCH_BYTES = 256 * 1024  # ... or bytes
+BATCH_BYTES = 64 * 1024  # ... or bytes
+# ZeroMQ's high-water mark counts messages, and a batch is one: a DEALER queues at
+# most SNDHWM of them for a peer that does not read, then senders wait. With batches
+# of at most 64 KiB that bounds a stopped peer's backlog at 640 MB whatever the
+# message size (200,000 single frames of up to 64 KiB could hold 12.8 GB), and
+# unbatched senders still have room for any burst the receiver keeps up with.
+SNDHWM = 10_000
 BIG_FRAME = 64 * 1024  # a frame this big is never copied into a batch
 
 
@@ -333,7 +339,7 @@ class Transport:
         d.heartbeat_ivl = ivl
         d.heartbeat_timeout = max(ivl, int(self.ticktime * 1000) - ivl)
         d.heartbeat_ttl = int(self.ticktime * 1000)
-        d.sndhwm = 200_000
+        d.sndhwm = SNDHWM
         d.linger = 500
         d.reconnect_ivl = 100
         link.monitor = d.get_monitor_socket(_LINK_EVENTS)

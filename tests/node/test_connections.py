@@ -72,6 +72,40 @@ def test_hung_node_is_declared_down_within_ticktime(nodes):
     assert took < 2 + 1.5, line  # within the ticktime (2 s), with slack for a loaded machine
 
 
+def test_a_green_sender_to_a_stopped_peer_waits_and_nothing_is_lost(nodes):
+    # Batches count as one message against ZeroMQ's high-water mark: a green process
+    # flooding a peer that does not read must still be held back (not buffer without
+    # bound), its node must keep answering, and every message arrives once the peer reads.
+    a = nodes.start("a", "--ticktime", "20")
+    b = nodes.start("b", "--ticktime", "20")
+    a.eval("import pydist._net.transport as tr\ntr.SNDHWM = 20")  # before a's DEALER to b exists
+    b.eval(
+        "def sink(parent, n):\n"
+        "    got = [receive(timeout=60)[0] for _ in range(n)]\n"
+        "    send(parent, got == list(range(n)))\n"
+        "Process.register(spawn(sink, self(), 20_000), 'sink')"
+    )
+    assert a.value(f"Node.ping({b.full!r})") == "'pong'"
+    b.signal(signal.SIGSTOP)
+    try:
+        a.eval(
+            "sent = [0]\n"
+            "def flood():\n"
+            "    blob = 'x' * 1024\n"
+            "    for i in range(20_000):\n"  # 20 MB: more than the socket buffers hold
+            f"        send(('sink', {b.full!r}), (i, blob))\n"
+            "        sent[0] = i + 1\n"
+            "spawn(flood)"
+        )
+        time.sleep(2.0)
+        assert a.value("1 + 1") == "2"  # the node answers while its sender waits
+        held = int(a.value("sent[0]"))
+        assert held < 20_000, "the sender was never held back by a peer that does not read"
+    finally:
+        b.signal(signal.SIGCONT)
+    assert b.value("receive(timeout=60)", timeout=90) == "True"
+
+
 def test_pending_call_fails_at_once_when_node_dies(nodes):
     a, b = nodes.start("a"), nodes.start("b")
     a.eval(f"Node.ping({b.full!r})")
