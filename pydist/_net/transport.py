@@ -248,17 +248,28 @@ class Transport:
             with link.lock:
                 if link.closed:
                     return False
-                try:
-                    _send(link.dealer, frame, _NOBLOCK, len(frame) < 4096)
+                box = link.outbox
+                if box and (len(box) < BATCH_FRAMES or self.sched.polling_here()):
+                    # the loop's frames go first: what another thread sends for a green
+                    # process (the links and monitors of one it killed) must not overtake
+                    # what that process sent; the outbox leaves before the loop next polls
+                    box.append(frame)
+                    link.outbytes += len(frame)
                     return True
-                except zmq.Again:
-                    # high-water mark: a process waits for the peer to drain (outside the
-                    # lock); the loop itself must never wait, or nodedown could not be seen
-                    if self.sched.polling_here():
-                        log.warning("pydist: dropped a frame to %s: its queue is full", link.node)
+                if box:
+                    pass  # a full outbox: wait (below) for the loop to send it
+                else:
+                    try:
+                        _send(link.dealer, frame, _NOBLOCK, len(frame) < 4096)
+                        return True
+                    except zmq.Again:
+                        # high-water mark: a process waits for the peer to drain (outside the
+                        # lock); the loop itself must never wait, or nodedown could not be seen
+                        if self.sched.polling_here():
+                            log.warning("pydist: dropped a frame to %s: its queue is full", link.node)
+                            return False
+                    except zmq.ZMQError:
                         return False
-                except zmq.ZMQError:
-                    return False
             p = self.sched.green_self()
             if p is not None:
                 self.sched.yield_now(p)  # others run (and the loop polls) meanwhile
