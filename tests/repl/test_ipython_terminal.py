@@ -39,8 +39,10 @@ def test_remote_output_shows_above_ipythons_prompt(terms, nodes):
     t.line("2")
     t.expect("Out[5]: 42")
 
-    # its own prints still show. (A local green process's print right after the cell
-    # was lost in about one run in three: a known bug, left for the next session.)
+    # its own prints still show. (A local green process's print right after the cell is
+    # a known bug: it showed in 15 of 15 runs on a quiet machine, but was lost in about one
+    # run in three with a CPU hog beside it; suspected: prompt_toolkit's StdoutProxy while
+    # the next prompt starts. Not checked here until it is fixed.)
     t.line("print('own', 'print')")
     t.expect("own print")
     t.line("exit")
