@@ -28,9 +28,10 @@ from .processes import self as self_pid
 
 
 def _run_and_reply(fn, args, reply_to, tag, kwargs=None):
+    ended = None  # whether this process ended the caller's monitor (its ref is the tag)
     try:
         value = fn(*args, **kwargs) if kwargs else fn(*args)
-        ended = Process.end_monitor_by_reply(tag)  # the caller's monitor (its ref is the tag)
+        ended = Process.end_monitor_by_reply(tag)
         try:
             send(reply_to, ("$rpc", tag, (True, value), ended))
             return
@@ -46,7 +47,9 @@ def _run_and_reply(fn, args, reply_to, tag, kwargs=None):
         except Exception:
             blob = None
         outcome = (False, (blob, type(err).__name__, str(err), tb))
-    send(reply_to, ("$rpc", tag, outcome, Process.end_monitor_by_reply(tag)))
+    if ended is None:
+        ended = Process.end_monitor_by_reply(tag)
+    send(reply_to, ("$rpc", tag, outcome, ended))
 
 
 def _is_reply(m) -> bool:

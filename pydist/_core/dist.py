@@ -549,7 +549,7 @@ class Distribution:
         _, host = _names.split(payload[0])
         known = self._resolved.get(host)
         if _names.is_ip(host.strip("[]")):
-            self._hello(payload, host.strip("[]"))
+            self._hello(payload, _names.resolve(host))  # an address: nothing to look up
         elif known is not None and time.monotonic() - known[1] < self.RESOLVED_FOR:
             self._hello(payload, known[0])
         else:

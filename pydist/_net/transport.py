@@ -26,8 +26,10 @@ encryption and one read for up to ``BATCH_FRAMES`` messages.
 A green process that fills an outbox sends it at once (and waits there at
 the high-water mark, as an unbatched send does); a process that holds the
 loop has its outbox sent by the standby thread. Frames from other threads
-(thread processes) go out at once: order is kept per sender, as Erlang
-promises, not across senders.
+(thread processes, the standby) go out at once, unless the link's outbox
+holds frames: then they queue behind them, so the links and monitors a
+thread fires for a green process it killed do not overtake that process's
+last messages. Order is kept per sender, as Erlang promises.
 """
 
 from __future__ import annotations
@@ -90,6 +92,13 @@ class Link:
         self.outbox: list[bytes] = []
         self.outbytes = 0
         self.mark = -1.0  # the scheduler slice that last sent a frame on here at once
+
+
+def _queue(link: Link, frame: bytes, dirty: set) -> None:
+    """Append ``frame`` to ``link``'s outbox (under ``link.lock``)."""
+    link.outbox.append(frame)
+    link.outbytes += len(frame)
+    dirty.add(link)
 
 
 def _pack(frames: list[bytes]) -> bytes:
@@ -221,10 +230,7 @@ class Transport:
                             return True
                         except zmq.ZMQError:
                             pass  # a full queue (or a closing socket): the outbox handles it
-                    box.append(frame)
-                    link.outbytes += len(frame)
-                    if len(box) == 1:
-                        self._dirty.add(link)
+                    _queue(link, frame, self._dirty)
                     if len(box) < BATCH_FRAMES and link.outbytes < BATCH_BYTES:
                         return True
                 # a full outbox leaves now; at the high-water mark it stays, in order, for
@@ -237,9 +243,7 @@ class Transport:
                     if link.closed:
                         return False
                     if link.outbox:  # still full: it queues behind them
-                        link.outbox.append(frame)
-                        link.outbytes += len(frame)
-                        self._dirty.add(link)
+                        _queue(link, frame, self._dirty)
                         return True
         return self._send_now(link, frame)
 
@@ -253,12 +257,9 @@ class Transport:
                     # the loop's frames go first: what another thread sends for a green
                     # process (the links and monitors of one it killed) must not overtake
                     # what that process sent; the outbox leaves before the loop next polls
-                    box.append(frame)
-                    link.outbytes += len(frame)
+                    _queue(link, frame, self._dirty)
                     return True
-                if box:
-                    pass  # a full outbox: wait (below) for the loop to send it
-                else:
+                if not box:  # (a full outbox: wait below for the loop to send it)
                     try:
                         _send(link.dealer, frame, _NOBLOCK, len(frame) < 4096)
                         return True
