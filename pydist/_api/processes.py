@@ -9,6 +9,7 @@ to. Spawning on another node goes through ``Node.spawn``.
 from __future__ import annotations
 
 import logging
+import threading
 
 from .._base.errors import Exit
 from .._base.terms import Pid, Ref
@@ -17,6 +18,8 @@ from .._core.state import ProcessExitSignal, current
 from .._net import wire as _wire
 from .._net.pickling import dumps_call
 from . import seconds as _seconds
+
+_get_ident = threading.get_ident
 
 log = logging.getLogger("pydist")
 
@@ -58,10 +61,16 @@ def send(dest, msg):
     for a local name that is not registered, as Erlang does.
     """
     RUNTIME.send(dest, msg)
+    sched = RUNTIME._sched
+    if sched is not None:
+        p = sched.current
+        if p is not None and _get_ident() == sched.ident:  # a green process: the hot path
+            p.msgs_out += 1
+            sched.spend()
+            return msg
     me = current()
     if me is not None:
         me.msgs_out += 1  # Process.info's messages out
-    _spend()
     return msg
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import pickle as _pickle
 import threading
 import time
 from collections import deque
@@ -35,6 +36,9 @@ from .state import begin_batch, end_batch
 
 log = logging.getLogger("pydist")
 
+_SEND = _wire.SEND
+_loads = _pickle.loads
+_NOT_HANDLED = object()
 _KIND = {
     name: getattr(_wire, name) for name in ("LINK", "UNLINK", "EXIT", "MONITOR", "DEMONITOR", "DOWN", "MONITOR_SEND")
 }
@@ -445,6 +449,27 @@ class Distribution:
 
     # -- receiving (I/O thread) -------------------------------------------------
     def _on_frame(self, sender: str, frame: bytes) -> None:
+        if frame and frame[0] == _SEND:
+            # The hot path, one frame a message: a SEND to a pid or a name of a peer that
+            # is up. Checked as shapes.valid would; anything else takes the general path.
+            try:
+                payload = _loads(memoryview(frame)[1:])
+            except Exception:
+                payload = None
+            if type(payload) is tuple and len(payload) == 2:
+                peer = self.peers.get(sender)
+                if peer is not None and peer.state == "up":
+                    dest, rt = payload[0], self.rt
+                    if type(dest) is Pid:
+                        p = rt.procs.get(dest.id) if dest.creation == rt.creation else None
+                    elif type(dest) is str and 0 < len(dest) <= _shapes.MAX_NAME:
+                        p = rt.names.get(dest)
+                    else:
+                        p = _NOT_HANDLED
+                    if p is not _NOT_HANDLED:
+                        if p is not None:
+                            p.deliver(payload[1])
+                        return
         try:
             kind, payload = _wire.decode(frame)
         except Exception:  # a pid or ref with fields of the wrong type, a truncated pickle ...

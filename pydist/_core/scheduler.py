@@ -73,14 +73,6 @@ SWITCH_INTERVAL = 0.0005
 _DEFAULT_SWITCH_INTERVAL = 0.005
 
 
-def _select_poll(items, timeout_ms):
-    """``zmq.zmq_poll``'s shape for plain file descriptors (a node that is not
-    distributed has only the wake-up pipe: no need to import zmq)."""
-    fds = [fd for fd, _ in items]
-    r, _, _ = select.select(fds, [], [], None if timeout_ms < 0 else timeout_ms / 1000)
-    return [(fd, 1) for fd in r]
-
-
 class Scheduler:
     """The node's loop: run queue, timers, readers, the standby thread."""
 
@@ -93,16 +85,23 @@ class Scheduler:
         self._compact_at = 1024  # heap size that triggers dropping stale timers
         self._on_timeout = self._timeout  # one bound method: timers are told apart by identity
         self._seq = itertools.count()
+        # Readers are polled by file descriptor: a plain fd, or a ZeroMQ socket's FD, which
+        # signals *changes* only (edge-triggered). So a reader of a ZeroMQ socket reads until
+        # the socket says it is empty, or returns True: "more may be waiting, call me again
+        # before blocking" (a burst cut short). One poll(2) a wake-up, instead of zmq_poll's
+        # two passes that ask every socket for its events each time.
         self._readers: dict = {}  # socket or fd -> callback()
-        self._items: list = []
-        self._items_dirty = True
-        self.poll = _select_poll  # the transport installs zmq.zmq_poll with its first socket
+        self._fds: dict[int, Any] = {}  # fd -> callback()
+        self._again: list = []  # readers to call before the next blocking poll
+        self._poller = select.poll()
         # the transport's: send what the loop's processes queued; True if some had to stay
         self.flush: Any = _nothing_left
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._readers[self._wake_r] = self._drain_pipe
+        self._fds[self._wake_r] = self._drain_pipe
+        self._poller.register(self._wake_r, select.POLLIN)
         self._sleeping = False
         self._running = True
         self.io_lock = threading.Lock()  # held by whoever polls the sockets: the loop or the standby
@@ -197,14 +196,28 @@ class Scheduler:
 
     # -- sockets ----------------------------------------------------------------------
     def add_reader(self, sock, callback) -> None:
-        """Call ``callback()`` when ``sock`` is readable (a zmq socket or an fd).
-        Only from where the sockets are served (see :meth:`call_io`)."""
+        """Call ``callback()`` when ``sock`` (a zmq socket or an fd) may be readable.
+
+        A zmq socket is polled through its FD, which signals changes only:
+        ``callback`` must read until the socket is empty, or return True to be
+        called again before the loop next blocks. It is called once soon after
+        it is added, for what arrived before. Only from where the sockets are
+        served (see :meth:`call_io`); remove it before the socket closes."""
+        fd = sock if isinstance(sock, int) else sock.FD
         self._readers[sock] = callback
-        self._items_dirty = True
+        self._fds[fd] = callback
+        self._poller.register(fd, select.POLLIN)
+        self._again.append(callback)
 
     def remove_reader(self, sock) -> None:
-        if self._readers.pop(sock, None) is not None:
-            self._items_dirty = True
+        callback = self._readers.pop(sock, None)
+        if callback is None:
+            return
+        fd = sock if isinstance(sock, int) else sock.FD
+        if self._fds.pop(fd, None) is not None:
+            self._poller.unregister(fd)
+        if callback in self._again:
+            self._again.remove(callback)
 
     # -- green processes --------------------------------------------------------------
     def start(self, p: Process, job) -> None:
@@ -344,7 +357,7 @@ class Scheduler:
                     log.exception("pydist: a task posted to the I/O loop failed")
             if runq:
                 self._run_ready()
-            if runq or incoming:
+            if runq or incoming or self._again:
                 timeout = 0
             elif timers:
                 timeout = max(0, int((timers[0][0] - monotonic()) * 1000) + 1)
@@ -445,19 +458,21 @@ class Scheduler:
             job = hub_switch()
 
     def _poll_once(self, timeout: int) -> None:
-        if self._items_dirty:
-            self._items_dirty = False
-            self._items = [(s, 1) for s in self._readers]  # 1 = POLLIN for zmq and select
-        ready = self.poll(self._items, timeout)
-        readers = self._readers
-        for sock, _ in ready:
-            cb = readers.get(sock)
-            if cb is None:
-                continue
-            try:
-                cb()
-            except BaseException:  # anything a reader lets out is logged; the loop goes on
-                log.exception("pydist: error while reading from a socket")
+        again = self._again
+        if again:
+            self._again = []
+            for cb in again:
+                self._read(cb)
+            timeout = 0  # what the readers took may have woken processes
+        fds = self._fds
+        try:
+            ready = self._poller.poll(timeout)
+        except InterruptedError:
+            ready = []
+        for fd, _ in ready:
+            cb = fds.get(fd)
+            if cb is not None:
+                self._read(cb)
         jobs = self._io_jobs
         while jobs:
             job = jobs.popleft()
@@ -465,6 +480,13 @@ class Scheduler:
                 job()
             except BaseException:
                 log.exception("pydist: socket work failed")
+
+    def _read(self, cb) -> None:
+        try:
+            if cb():
+                self._again.append(cb)  # a burst cut short: the rest before the next block
+        except BaseException:  # anything a reader lets out is logged; the loop goes on
+            log.exception("pydist: error while reading from a socket")
 
     # -- the standby ------------------------------------------------------------------
     def _standby_loop(self) -> None:

@@ -417,6 +417,8 @@ class _Batch:
 
     def end(self) -> None:
         self.thread = None
+        if not self.woken:
+            return
         woken, self.woken = self.woken, []
         for p in woken:
             with p.cond:

@@ -179,7 +179,7 @@ class Transport:
         self._dirty: set[Link] = set()  # links with frames in their outbox (changed under link.lock)
         self._loop_ident = sched.ident
         self._runq = sched._runq  # ready processes: when there are none, a lone frame goes at once
-        sched.poll = zmq.zmq_poll  # straight to libzmq: it polls the wake-up pipe too
+        self._router_item = [(self.router, zmq.POLLIN)]  # "is there more?" without pyzmq's enums
         sched.flush = self.flush
         sched.call_io(sched.add_reader, self.router, self._read_router)
 
@@ -357,7 +357,7 @@ class Transport:
         link.monitor = d.get_monitor_socket(_LINK_EVENTS)
 
         def on_event(link=link):
-            self._read_monitor(link)
+            return self._read_monitor(link)
 
         on_event._pydist_link = True  # type: ignore[attr-defined]
         self.sched.add_reader(link.monitor, on_event)
@@ -385,31 +385,32 @@ class Transport:
         if link.dealer is not None:
             link.dealer.close(linger=200)
 
-    def _read_router(self) -> None:
-        # Drain the burst with two plain recv calls a message. Asking "is there
-        # more?" costs: zmq.Again builds an exception (an import inside) and
-        # pyzmq's getsockopt an enum. A lone frame (a request, a reply: the
-        # latency case) is followed by one cheap Cython EVENTS check; a real
-        # burst (throughput) then reads on until a single zmq.Again.
+    def _read_router(self) -> bool:
+        # Drain what arrived; the router's FD signals changes only, so this reads until
+        # the socket says it is empty (or returns True: call again, a burst was cut short).
+        # Cheap questions only: a payload received as a Frame carries ``more`` (pyzmq's
+        # getsockopt goes through Python enums, several µs on a cold cache), and "is there
+        # more?" is a zero-timeout zmq_poll of the router (zmq.Again builds an exception).
         router = self.router
         recv = router.recv
-        more = _get
+        item = self._router_item
         on_frame = self._on_frame
         names = self._names
         self.begin_batch()
         try:
             for n in range(1000):
-                if n == 1 and not more(router, _EVENTS) & _POLLIN:
-                    break
+                if n and not _zmq_poll(item, 0):
+                    return False
                 try:
                     ident = recv(_NOBLOCK)
                 except zmq.Again:
-                    break
-                frame = recv(0)  # the parts of one message arrive together
-                if more(router, _RCVMORE):
-                    while more(router, _RCVMORE):
-                        recv(0)  # an authenticated peer sent a shape we never send
+                    return False
+                part = recv(0, False)  # the parts of one message arrive together
+                if part.more:
+                    while recv(0, False).more:
+                        pass  # an authenticated peer sent a shape we never send
                     continue
+                frame = part.bytes
                 sender = names.get(ident) or _name(names, ident)
                 if frame and frame[0] == BATCH:
                     self._unpack(sender, frame, on_frame)
@@ -418,6 +419,7 @@ class Transport:
                     on_frame(sender, frame)
                 except BaseException:  # SystemExit included: one bad frame never stops the loop
                     log.exception("pydist: dropped a message that could not be handled")
+            return True
         finally:
             self.end_batch()
 
@@ -440,19 +442,22 @@ class Transport:
             except BaseException:  # SystemExit included: one bad frame never stops the loop
                 log.exception("pydist: dropped a message that could not be handled")
 
-    def _read_monitor(self, link: Link) -> None:
-        try:
-            event = recv_monitor_message(link.monitor, zmq.NOBLOCK)
-        except zmq.Again:
-            return
-        except zmq.ZMQError:
-            return
-        try:
-            self._on_link_event(link, event["event"])
-        except Exception:
-            log.exception("pydist: error while handling a connection event")
+    def _read_monitor(self, link: Link) -> bool:
+        """Every event the monitor holds (its FD signals changes only); True: more may wait."""
+        for _ in range(100):
+            mon = link.monitor
+            if mon is None or mon.closed:  # the event closed the link
+                return False
+            try:
+                event = recv_monitor_message(mon, zmq.NOBLOCK)
+            except zmq.ZMQError:  # zmq.Again included: read to the end
+                return False
+            try:
+                self._on_link_event(link, event["event"])
+            except Exception:
+                log.exception("pydist: error while handling a connection event")
+        return True
 
 
 _get_ident = threading.get_ident
-_get: Any = zmq.backend.Socket.get  # the Cython getter: an int, no enum
-_EVENTS, _POLLIN, _RCVMORE = zmq.EVENTS, int(zmq.POLLIN), zmq.RCVMORE
+_zmq_poll = zmq.zmq_poll

@@ -17,7 +17,7 @@ import cloudpickle.cloudpickle as _cp
 # modules registered with cloudpickle.register_pickle_by_value (c("file.py"), -S APP)
 _BY_VALUE = _cp._PICKLE_BY_VALUE_MODULES
 
-PROTOCOL_VERSION = 2  # 2: BATCH frames
+PROTOCOL_VERSION = 3  # 2: BATCH frames; 3: pids and refs as pickle extension codes
 
 HELLO = 1  # (name, creation, port, longnames, peers, version)
 HELLO_ACK = 2  # (name, creation, peers)
@@ -42,6 +42,10 @@ BATCH = 19  # not a pickle: frames of one sender in order, each a 4-byte big-end
 NAMES = {v: k for k, v in dict(globals()).items() if isinstance(v, int) and k.isupper() and k != "PROTOCOL_VERSION"}
 
 
+_dumps, _PROTOCOL = pickle.dumps, pickle.HIGHEST_PROTOCOL
+_HEADS = [bytes((k,)) for k in range(256)]
+
+
 def encode(kind: int, payload: tuple) -> bytes:
     """Raises TypeError/PicklingError if something in ``payload`` cannot travel.
 
@@ -51,16 +55,16 @@ def encode(kind: int, payload: tuple) -> bytes:
     cannot resolve, so any output naming ``__main__``, and everything while
     modules are registered to travel by value, goes through cloudpickle.
     """
-    head = bytes((kind,))
+    head = _HEADS[kind]
     if not _BY_VALUE:
         try:
-            body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+            body = _dumps(payload, _PROTOCOL)
         except Exception:
             pass
         else:
             if b"__main__" not in body:
                 return head + body
-    return head + cloudpickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    return head + cloudpickle.dumps(payload, protocol=_PROTOCOL)
 
 
 def encode_envelope(kind: int, payload: tuple) -> bytes:
