@@ -36,9 +36,8 @@ from .state import begin_batch, end_batch
 
 log = logging.getLogger("pydist")
 
-_SEND = _wire.SEND
+_SEND, _SEND_PID, _SEND_PID_HEAD, _MAX_ID = _wire.SEND, _wire.SEND_PID, _wire.SEND_PID_HEAD_SIZE, _wire.MAX_ID
 _loads = _pickle.loads
-_NOT_HANDLED = object()
 _KIND = {
     name: getattr(_wire, name) for name in ("LINK", "UNLINK", "EXIT", "MONITOR", "DEMONITOR", "DOWN", "MONITOR_SEND")
 }
@@ -395,7 +394,10 @@ class Distribution:
 
     def send_message(self, node: str, dest, msg) -> bool:
         try:
-            frame = _wire.encode(_wire.SEND, (dest, msg))
+            if type(dest) is Pid and 0 <= dest.id <= _MAX_ID and 0 <= dest.creation <= _MAX_ID:
+                frame = _wire.encode_send_pid(dest.id, dest.creation, msg)
+            else:
+                frame = _wire.encode(_wire.SEND, (dest, msg))
         except Exception as err:
             if too_deep(err):  # the depth, not a lock or a socket inside it
                 raise TypeError(f"send: cannot send this message to {node}: it is {TOO_DEEP}") from None
@@ -449,9 +451,23 @@ class Distribution:
 
     # -- receiving (I/O thread) -------------------------------------------------
     def _on_frame(self, sender: str, frame: bytes) -> None:
-        if frame and frame[0] == _SEND:
-            # The hot path, one frame a message: a SEND to a pid or a name of a peer that
-            # is up. Checked as shapes.valid would; anything else takes the general path.
+        # The hot paths, one frame a message from a peer that is up: a SEND_PID (to a
+        # pid: every reply), or a SEND to a name or a pid. Checked as shapes.valid would;
+        # anything else takes the general path below.
+        if frame and frame[0] == _SEND_PID and len(frame) > _SEND_PID_HEAD:
+            peer = self.peers.get(sender)
+            if peer is not None and peer.state == "up":
+                try:
+                    kind, (id_, creation, msg) = _wire.decode(frame)
+                except Exception:  # a truncated pickle ...
+                    self._malformed(sender, _SEND_PID)
+                    return
+                rt = self.rt
+                p = rt.procs.get(id_) if creation == rt.creation else None
+                if p is not None:
+                    p.deliver(msg)
+                return
+        elif frame and frame[0] == _SEND:
             try:
                 payload = _loads(memoryview(frame)[1:])
             except Exception:
@@ -462,11 +478,11 @@ class Distribution:
                     dest, rt = payload[0], self.rt
                     if type(dest) is Pid:
                         p = rt.procs.get(dest.id) if dest.creation == rt.creation else None
-                    elif type(dest) is str and 0 < len(dest) <= _shapes.MAX_NAME:
+                        if p is not None:
+                            p.deliver(payload[1])
+                        return
+                    if type(dest) is str and 0 < len(dest) <= _shapes.MAX_NAME:
                         p = rt.names.get(dest)
-                    else:
-                        p = _NOT_HANDLED
-                    if p is not _NOT_HANDLED:
                         if p is not None:
                             p.deliver(payload[1])
                         return
@@ -509,6 +525,10 @@ class Distribution:
         rt = self.rt
         if kind == _wire.SEND:
             rt.deliver_local(payload[0], payload[1])
+        elif kind == _wire.SEND_PID:
+            p = rt.procs.get(payload[0]) if payload[1] == rt.creation else None
+            if p is not None:
+                p.deliver(payload[2])
         elif kind == _wire.SPAWN_AT:
             self._on_spawn_at(peer, payload)
         elif kind == _wire.SPAWN:

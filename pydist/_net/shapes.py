@@ -137,6 +137,7 @@ _CHECKS = {
     wire.SPAWN: _spawn,
     wire.SPAWN_AT: _spawn_at,
     wire.SPAWN_REPLY: lambda p: len(p) == 2 and _ref(p[0]) and _pid(p[1]),
+    wire.SEND_PID: lambda p: len(p) == 3 and type(p[0]) is int and type(p[1]) is int,
     wire.LINK: lambda p: len(p) == 2 and _pid(p[0]) and _pid(p[1]),
     wire.UNLINK: lambda p: len(p) == 2 and _pid(p[0]) and _pid(p[1]),
     wire.EXIT: lambda p: len(p) == 4 and _pid(p[0]) and _pid(p[1]) and type(p[3]) is bool and _reason(p[2]),

@@ -100,6 +100,8 @@ def test_frames_of_real_nodes_pass_the_shape_checks():
     ]
     for kind, payload in good:
         assert shapes.valid(kind, payload), (wire.NAMES[kind], payload)
+    kind, payload = wire.decode(wire.encode_send_pid(3, 9, {"any": ["message"]}))  # a SEND to a pid here
+    assert kind == wire.SEND_PID and payload == (3, 9, {"any": ["message"]}) and shapes.valid(kind, payload)
     deep = "x"
     for _ in range(shapes.MAX_DEPTH + 1):
         deep = (deep,)
@@ -132,4 +134,29 @@ def test_malformed_batches_are_dropped_and_good_parts_delivered(nodes):
     _as_cookie_holder(port, a.full, frames)
     assert a.proc.poll() is None, f"the node died (exit status {a.proc.returncode})"
     assert a.value("got") == "[0, 1, 2, 'last']"
+    assert "Traceback" not in a.output
+
+
+def test_malformed_sends_to_a_pid_are_dropped(nodes):
+    """SEND_PID carries the destination as two integers before the pickle: a short
+    header or a broken pickle is reported and dropped, alone or inside a batch."""
+    from pydist._net.transport import _pack
+
+    a = nodes.start("a")
+    port = int(a.value("__import__('pydist._core.runtime', fromlist=['x']).RUNTIME.dist.port"))
+    a.eval("got = []\ndef sink():\n    while True:\n        got.append(receive())\nsink_pid = spawn(sink)")
+    pid_id, creation = (int(x) for x in a.value("(sink_pid.id, sink_pid.creation)").strip("()").split(","))
+    good = wire.encode_send_pid(pid_id, creation, "first")
+    frames = [
+        good,
+        bytes((wire.SEND_PID,)) + b"\x00" * 5,  # half a header
+        good[: wire.SEND_PID_HEAD_SIZE] + b"\x80\x05garbage",  # a broken pickle
+        wire.encode_send_pid(pid_id, creation + 1, "an old incarnation"),  # dropped silently, as in Erlang
+        _pack([wire.encode_send_pid(pid_id, creation, "batched"), good[:-4]]),
+        wire.encode_send_pid(pid_id, creation, "last"),
+    ]
+    _as_cookie_holder(port, a.full, frames)
+    assert a.proc.poll() is None, f"the node died (exit status {a.proc.returncode})"
+    assert a.value("got") == "['first', 'batched', 'last']"
+    a.wait_output(f"dropped a malformed SEND_PID frame from {MALLORY}")
     assert "Traceback" not in a.output
