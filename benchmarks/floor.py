@@ -14,17 +14,19 @@ Each round, in fresh OS processes on loopback, with CURVE on every socket:
   connections), each running a greenlet switched into by its own poll loop
   (one ``poll(2)`` on the ROUTER's FD, a Frame's ``more``, a zero-timeout
   ``zmq_poll`` for "is there more?" — the loop pydist uses). Nothing else:
-  no pids, names, mailboxes, links, tracing or batching.
+  no pids, names, mailboxes, links, tracing or batching;
+- **one connection**: the same prototype, but the reply rides the request's
+  connection back (B answers through its ROUTER, A reads its DEALER), as
+  Erlang's one connection per node pair does.
 
-Printed per round: both p50s of ``--n`` round trips of a small pickled
-tuple, their ratio, and the CPU the prototype's loop thread spends per round
+Printed per round: the p50s of ``--n`` round trips of a small pickled
+tuple, the ratios, and the CPU the prototype's loop thread spends per round
 trip (``time.thread_time``). Bounded: every child exits when its stdin
 closes or after 120 s; all are killed at the end, even on failure.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 import socket
 import subprocess
@@ -104,13 +106,23 @@ def raw_client(port: int, keys, n: int) -> str:
     return f"{p50:.1f}"
 
 
-def proto_node(role: str, my_port: int, peer_port: int, keys, n: int) -> str:
+def proto_node(role: str, my_port: int, peer_port: int, keys, n: int, shape: str = "two") -> str:
     import select
 
     import greenlet
     import zmq
 
-    router, dealer = _sockets(zmq, zmq.Context(), keys, my_port, peer_port, role.encode())
+    ctx = zmq.Context()
+    if shape == "two":
+        router, dealer = _sockets(zmq, ctx, keys, my_port, peer_port, role.encode())
+        inbox = router
+    elif role == "b":  # one connection: B only binds, and answers through its ROUTER
+        (router,) = _sockets(zmq, ctx, keys, my_port, None)
+        dealer, inbox = None, router
+    else:  # ... and A only connects, and reads its DEALER
+        (dealer,) = _sockets(zmq, ctx, keys, None, peer_port, role.encode())
+        router = inbox = dealer
+    peer_ident: list[bytes] = []
     hub, mailbox, ready = greenlet.getcurrent(), [], []
     out: list[str] = []
 
@@ -120,7 +132,10 @@ def proto_node(role: str, my_port: int, peer_port: int, keys, n: int) -> str:
         return mailbox.pop(0)
 
     def send(msg):
-        dealer.send(pickle.dumps(msg))
+        if dealer is not None:
+            dealer.send(pickle.dumps(msg))
+        else:
+            router.send_multipart([peer_ident[0], pickle.dumps(msg)])
 
     def echo():
         while True:
@@ -143,8 +158,9 @@ def proto_node(role: str, my_port: int, peer_port: int, keys, n: int) -> str:
     g = greenlet.greenlet(echo if role == "b" else client)
     ready.append(g)
     poller = select.poll()
-    poller.register(router.FD, select.POLLIN)
-    item = [(router, zmq.POLLIN)]
+    poller.register(inbox.FD, select.POLLIN)
+    item = [(inbox, zmq.POLLIN)]
+    has_ident = inbox.type == zmq.ROUTER
     deadline = time.monotonic() + DEADLINE
     while not g.dead and time.monotonic() < deadline:
         while ready:
@@ -152,8 +168,11 @@ def proto_node(role: str, my_port: int, peer_port: int, keys, n: int) -> str:
         if g.dead:
             break
         while zmq.zmq_poll(item, 0):  # read until the socket says it is empty: its FD is edge-triggered
-            router.recv(zmq.NOBLOCK)
-            mailbox.append(pickle.loads(router.recv(0, False).bytes))
+            if has_ident:
+                ident = inbox.recv(zmq.NOBLOCK)
+                if not peer_ident:
+                    peer_ident.append(ident)
+            mailbox.append(pickle.loads(inbox.recv(0, False).bytes))
             ready.append(g)
             break
         if not ready:
@@ -163,9 +182,7 @@ def proto_node(role: str, my_port: int, peer_port: int, keys, n: int) -> str:
 
 
 def _child(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    return subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
 def _round(n: int) -> tuple[float, float, float]:
@@ -181,12 +198,14 @@ def _round(n: int) -> tuple[float, float, float]:
         client = _child(["raw-client", str(port), *keys, str(n)])
         kids.append(client)
         raw = float(client.communicate(timeout=DEADLINE)[0].split()[-1])
-        pa, pb = _port(), _port()
-        kids.append(_child(["proto-node", "b", str(pb), str(pa), *keys, str(n)]))
-        a = _child(["proto-node", "a", str(pa), str(pb), *keys, str(n)])
-        kids.append(a)
-        proto, cpu = (float(x) for x in a.communicate(timeout=DEADLINE)[0].split()[-2:])
-        return raw, proto, cpu
+        found = [raw]
+        for shape in ("two", "one"):
+            pa, pb = _port(), _port()
+            kids.append(_child(["proto-node", "b", str(pb), str(pa), *keys, str(n), shape]))
+            a = _child(["proto-node", "a", str(pa), str(pb), *keys, str(n), shape])
+            kids.append(a)
+            found.extend(float(x) for x in a.communicate(timeout=DEADLINE)[0].split()[-2:])
+        return tuple(found)
     finally:
         for k in kids:
             if k.poll() is None:
@@ -198,15 +217,22 @@ def main(argv: list[str]) -> int:
     rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 5
     n = int(argv[argv.index("--n") + 1]) if "--n" in argv else 3000
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, `python benchmarks/floor.py --rounds {rounds}`")
-    ratios = []
+    two, one = [], []
     for i in range(rounds):
-        raw, proto, cpu = _round(n)
-        ratios.append(proto / raw)
-        print(f"round {i + 1}: raw CURVE {raw:.0f} µs, prototype {proto:.0f} µs ({proto / raw:.2f}×), "
-              f"its loop thread {cpu:.0f} µs CPU a round trip")
-    ratios.sort()
-    print(f"prototype ÷ raw CURVE, median of {rounds}: {ratios[len(ratios) // 2]:.2f}× "
-          f"(range {ratios[0]:.2f}–{ratios[-1]:.2f})")
+        raw, proto, cpu, proto1, cpu1 = _round(n)
+        two.append(proto / raw)
+        one.append(proto1 / raw)
+        print(
+            f"round {i + 1}: raw CURVE {raw:.0f} µs; prototype, two connections {proto:.0f} µs "
+            f"({proto / raw:.2f}×, its loop {cpu:.0f} µs CPU a round trip); one connection {proto1:.0f} µs "
+            f"({proto1 / raw:.2f}×, {cpu1:.0f} µs CPU)"
+        )
+    for label, ratios in (("two connections", two), ("one connection", one)):
+        ratios.sort()
+        print(
+            f"prototype, {label} ÷ raw CURVE, median of {rounds}: {ratios[len(ratios) // 2]:.2f}× "
+            f"(range {ratios[0]:.2f}–{ratios[-1]:.2f})"
+        )
     return 0
 
 
@@ -218,6 +244,6 @@ if __name__ == "__main__":
         print(raw_client(int(sys.argv[2]), (sys.argv[3].encode(), sys.argv[4].encode()), int(sys.argv[5])))
     elif role == "proto-node":
         keys = (sys.argv[5].encode(), sys.argv[6].encode())
-        print(proto_node(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), keys, int(sys.argv[7])))
+        print(proto_node(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), keys, int(sys.argv[7]), sys.argv[8]))
     else:
         sys.exit(main(sys.argv[1:]))
