@@ -82,6 +82,20 @@ def test_messages_between_a_pair_arrive_in_order(nodes):
     assert b.value("got == list(range(2000))") == "True"
 
 
+def test_a_burst_longer_than_one_read_arrives_whole_and_in_order(nodes):
+    # The prompt's process sends each message as its own frame: 20,000 of them are more
+    # than the loop reads in one go (1,000), so the rest is read before it next blocks.
+    a, b = nodes.start("a"), nodes.start("b")
+    b.eval(
+        "def counter(parent, n):\n"
+        "    got = [receive(timeout=60) for _ in range(n)]\n"
+        "    send(parent, got == list(range(n)))\n"
+        "Process.register(spawn(counter, self(), 20000), 'counter')"
+    )
+    a.eval(f"for i in range(20000): send(('counter', {b.full!r}), i)", timeout=120)
+    assert b.value("receive(timeout=60)", timeout=90) == "True"
+
+
 def test_a_green_senders_messages_and_signals_keep_their_order(nodes):
     # A green process's frames to a peer are batched under load (many ready processes):
     # per sender, messages and the exit signal after them still arrive in order, none lost.
