@@ -8,7 +8,6 @@ has since restarted under the same name never reaches the new processes.
 
 from __future__ import annotations
 
-import copyreg
 import functools
 
 __all__ = ["Pid", "Ref", "down_ref", "is_down"]
@@ -122,12 +121,3 @@ def down_ref(msg):
 
 Pid.__module__ = "pydist"
 Ref.__module__ = "pydist"
-
-# Every frame names pids (a destination, a sender inside a message): as pickle
-# extension codes they travel as three bytes instead of module and function names,
-# and the receiver finds them in copyreg's cache instead of importing by name
-# (1.1 µs instead of 2.7 µs to unpickle a message holding a pid). Both ends are
-# pydist nodes of the same wire version, so both have registered them.
-PID_EXTENSION, REF_EXTENSION = 0xD157, 0xD158
-copyreg.add_extension(__name__, "_pid", PID_EXTENSION)
-copyreg.add_extension("pydist", "Ref", REF_EXTENSION)

@@ -468,13 +468,13 @@ class Distribution:
                     p.deliver(msg)
                 return
         elif frame and frame[0] == _SEND:
-            try:
-                payload = _loads(memoryview(frame)[1:])
-            except Exception:
-                payload = None
-            if type(payload) is tuple and len(payload) == 2:
-                peer = self.peers.get(sender)
-                if peer is not None and peer.state == "up":
+            peer = self.peers.get(sender)
+            if peer is not None and peer.state == "up":  # (else the general path tells it so)
+                try:
+                    payload = _loads(memoryview(frame)[1:])
+                except Exception:
+                    payload = None
+                if type(payload) is tuple and len(payload) == 2:
                     dest, rt = payload[0], self.rt
                     if type(dest) is Pid:
                         p = rt.procs.get(dest.id) if dest.creation == rt.creation else None

@@ -78,8 +78,9 @@ def _safe(frame) -> bool:
 def _try(proc, exc_class) -> bool:
     """One attempt; True when there is nothing left to do for ``proc``."""
     ident = proc.thread_ident
-    if ident is None or not proc.alive or proc.pending_exit is None:
-        return True
+    if ident is None or proc.pending_exit is None:
+        return True  # its thread left user code (thread_ident is cleared after), or nothing pending
+    # (a killed process is dead for the runtime at once, yet its thread runs on until this lands)
     if not proc.async_ok:
         return False  # inside receive or pydist's exit path: receive raises it itself
     old = sys.getswitchinterval()

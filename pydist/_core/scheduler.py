@@ -92,6 +92,7 @@ class Scheduler:
         # two passes that ask every socket for its events each time.
         self._readers: dict = {}  # socket or fd -> callback()
         self._fds: dict[int, Any] = {}  # fd -> callback()
+        self._reader_fd: dict = {}  # socket or fd -> its fd, taken when added (a closed socket has none)
         self._again: list = []  # readers to call before the next blocking poll
         self._poller = select.poll()
         # the transport's: send what the loop's processes queued; True if some had to stay
@@ -100,6 +101,7 @@ class Scheduler:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._readers[self._wake_r] = self._drain_pipe
+        self._reader_fd[self._wake_r] = self._wake_r
         self._fds[self._wake_r] = self._drain_pipe
         self._poller.register(self._wake_r, select.POLLIN)
         self._sleeping = False
@@ -152,8 +154,11 @@ class Scheduler:
         Runs at once if this thread polls the sockets now (or is a green
         process on the loop); else it is posted and the caller waits.
         """
-        if self.polling_here() or _get_ident() == self.ident or not self.thread.is_alive():
+        if self.polling_here() or not self.thread.is_alive():
             return fn(*args)
+        p = self.green_self()
+        if p is not None:
+            return self._call_io_green(p, fn, args)
         done = threading.Event()
         box: list = []
 
@@ -168,6 +173,32 @@ class Scheduler:
         self._poke()
         if not done.wait(timeout):
             raise TimeoutError("pydist: the node's I/O loop did not answer")
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+    def _call_io_green(self, p: Process, fn, args):
+        """``call_io`` from a green process: the sockets are its own loop's, free unless
+        the standby serves them (this process held the loop for long): then the job
+        goes to the standby, and this process yields until it is done."""
+        if self.io_lock.acquire(blocking=False):
+            try:
+                return fn(*args)
+            finally:
+                self.io_lock.release()
+        box: list = []
+
+        def job():
+            try:
+                box.append((True, fn(*args)))
+            except BaseException as err:  # handed back to the process
+                box.append((False, err))
+
+        self._io_jobs.append(job)
+        while not box:
+            self._runq.append(p)
+            self.hub.switch()  # type: ignore[union-attr]  # (an exit signal waits for the job's end)
         ok, value = box[0]
         if not ok:
             raise value
@@ -205,6 +236,7 @@ class Scheduler:
         served (see :meth:`call_io`); remove it before the socket closes."""
         fd = sock if isinstance(sock, int) else sock.FD
         self._readers[sock] = callback
+        self._reader_fd[sock] = fd
         self._fds[fd] = callback
         self._poller.register(fd, select.POLLIN)
         self._again.append(callback)
@@ -213,11 +245,12 @@ class Scheduler:
         callback = self._readers.pop(sock, None)
         if callback is None:
             return
-        fd = sock if isinstance(sock, int) else sock.FD
+        self._forget_fd(self._reader_fd.pop(sock))
+        self._again = [cb for cb in self._again if cb is not callback]
+
+    def _forget_fd(self, fd: int) -> None:
         if self._fds.pop(fd, None) is not None:
             self._poller.unregister(fd)
-        if callback in self._again:
-            self._again.remove(callback)
 
     # -- green processes --------------------------------------------------------------
     def start(self, p: Process, job) -> None:
@@ -469,10 +502,15 @@ class Scheduler:
             ready = self._poller.poll(timeout)
         except InterruptedError:
             ready = []
-        for fd, _ in ready:
+        for fd, events in ready:
             cb = fds.get(fd)
-            if cb is not None:
-                self._read(cb)
+            if cb is None:
+                continue
+            if events & select.POLLNVAL:  # closed while still registered: never poll it again
+                log.error("pydist: a socket was closed while the loop still read it; it is dropped")
+                self._forget_fd(fd)
+                continue
+            self._read(cb)
         jobs = self._io_jobs
         while jobs:
             job = jobs.popleft()
@@ -487,6 +525,13 @@ class Scheduler:
                 self._again.append(cb)  # a burst cut short: the rest before the next block
         except BaseException:  # anything a reader lets out is logged; the loop goes on
             log.exception("pydist: error while reading from a socket")
+            # Its socket may hold more and will not signal again (its FD is edge-triggered):
+            # read it again soon, not at once (a reader that always fails must not spin).
+            heapq.heappush(self._timers, (time.monotonic() + 0.05, next(self._seq), self._retry_reader, cb))
+
+    def _retry_reader(self, cb) -> None:
+        if cb in self._fds.values():  # still registered
+            self._again.append(cb)
 
     # -- the standby ------------------------------------------------------------------
     def _standby_loop(self) -> None:

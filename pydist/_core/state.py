@@ -328,6 +328,12 @@ class Process:
         """
         with self.cond:
             if not self.alive:
+                # killed already, but a thread process may still run its user code (a
+                # loop that swallowed the first exception): tell its thread again
+                again = reason == "killed" and self.sched is None and self.async_ok and self.thread_ident is not None
+                if again and self.thread_ident != threading.get_ident():
+                    self.pending_exit = reason
+                    interrupts.request(self, ProcessExitSignal)
                 return
             if self.pending_exit is None or reason == "killed":
                 self.pending_exit = reason

@@ -339,6 +339,9 @@ class Transport:
 
     def _open_link(self, node: str, endpoint: str) -> Link:
         link = Link(node, endpoint)
+        if not self._running:  # the transport is closing: a closed link, never a socket left open
+            link.closed = True
+            return link
         d = self.ctx.socket(zmq.DEALER)
         d.routing_id = self.own_name.encode()
         d.curve_serverkey = self._pub
@@ -454,7 +457,7 @@ class Transport:
                 return False
             try:
                 self._on_link_event(link, event["event"])
-            except Exception:
+            except BaseException:  # SystemExit included: the next events must still be read
                 log.exception("pydist: error while handling a connection event")
         return True
 

@@ -18,7 +18,7 @@ import cloudpickle.cloudpickle as _cp
 # modules registered with cloudpickle.register_pickle_by_value (c("file.py"), -S APP)
 _BY_VALUE = _cp._PICKLE_BY_VALUE_MODULES
 
-PROTOCOL_VERSION = 3  # 2: BATCH frames; 3: SEND_PID, pids and refs as pickle extension codes
+PROTOCOL_VERSION = 3  # 2: BATCH frames; 3: SEND_PID
 
 HELLO = 1  # (name, creation, port, longnames, peers, version)
 HELLO_ACK = 2  # (name, creation, peers)

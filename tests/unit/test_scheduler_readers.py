@@ -89,3 +89,56 @@ def test_a_reader_added_after_messages_arrived_reads_them(loop_and_pair):
     done = threading.Event()
     sched.call_io(sched.add_reader, router, _collector(router, got, 10, done, one_at_a_time=False))
     assert done.wait(30), f"{len(got)} of 10 messages read"
+
+
+def test_a_reader_that_raises_is_read_again(loop_and_pair, caplog):
+    # Its socket may hold more and will not signal again: the loop retries it soon.
+    sched, router, dealer = loop_and_pair
+    got: list = []
+    done = threading.Event()
+    read = _collector(router, got, 499, done, one_at_a_time=False)
+    failed = []
+
+    def flaky():
+        if not failed:
+            failed.append(True)
+            router.recv(zmq.NOBLOCK)
+            router.recv()  # the commands are taken, the FD is quiet, and then it fails
+            raise RuntimeError("a reader's bug")
+        return read()
+
+    for i in range(500):
+        dealer.send(b"%d" % i)
+    time.sleep(0.2)
+    sched.call_io(sched.add_reader, router, flaky)
+    assert done.wait(30), f"{len(got)} of the 499 messages after the failure read"
+    assert got == [b"%d" % i for i in range(1, 500)]
+
+
+def _thread_cpu(thread: threading.Thread) -> float:
+    """Seconds of CPU ``thread`` has used (Linux: its /proc stat's utime + stime)."""
+    import os
+
+    with open(f"/proc/self/task/{thread.native_id}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_socket_closed_while_registered_is_dropped_not_spun_on(caplog):
+    sched, ctx = Scheduler(), zmq.Context()
+    try:
+        sock = ctx.socket(zmq.PULL)
+        sock.bind_to_random_port("tcp://127.0.0.1")
+        sched.call_io(sched.add_reader, sock, lambda: False)
+        time.sleep(0.1)
+        sock.close(linger=0)  # without remove_reader: its fd now answers POLLNVAL at once, every time
+        time.sleep(0.3)
+        before = _thread_cpu(sched.thread)
+        time.sleep(1.0)
+        cpu = _thread_cpu(sched.thread) - before
+        assert cpu < 0.5, f"the loop spun: {cpu:.2f} s of CPU in 1 s"
+        assert "closed while the loop still read it" in caplog.text
+        assert sched.call_io(lambda: 42) == 42  # and it still serves
+    finally:
+        sched.stop()
+        ctx.destroy(linger=0)
