@@ -161,22 +161,11 @@ class Scheduler:
             return self._call_io_green(p, fn, args)
         done = threading.Event()
         box: list = []
-
-        def job():
-            try:
-                box.append((True, fn(*args)))
-            except BaseException as err:  # handed back to the caller
-                box.append((False, err))
-            done.set()
-
-        self._io_jobs.append(job)
+        self._io_jobs.append(_boxed(fn, args, box, done.set))
         self._poke()
         if not done.wait(timeout):
             raise TimeoutError("pydist: the node's I/O loop did not answer")
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value
+        return _unbox(box)
 
     def _call_io_green(self, p: Process, fn, args):
         """``call_io`` from a green process: the sockets are its own loop's, free unless
@@ -188,21 +177,11 @@ class Scheduler:
             finally:
                 self.io_lock.release()
         box: list = []
-
-        def job():
-            try:
-                box.append((True, fn(*args)))
-            except BaseException as err:  # handed back to the process
-                box.append((False, err))
-
-        self._io_jobs.append(job)
+        self._io_jobs.append(_boxed(fn, args, box))
         while not box:
             self._runq.append(p)
             self.hub.switch()  # type: ignore[union-attr]  # (an exit signal waits for the job's end)
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value
+        return _unbox(box)
 
     def post_io(self, fn, *args) -> None:
         """Socket work that nobody waits for (closing a connection)."""
@@ -309,13 +288,7 @@ class Scheduler:
         if p is None or _get_ident() != self.ident:
             return fn(*args)
         box: list = []
-
-        def work():
-            try:
-                box.append((True, fn(*args)))
-            except BaseException as err:  # handed back to the process
-                box.append((False, err))
-            self.call_soon_threadsafe(self._runq.append, p)
+        work = _boxed(fn, args, box, lambda: self.call_soon_threadsafe(self._runq.append, p))
 
         assert self._pool is not None
         self.flush()  # the helper's frames must not overtake what this process sent before
@@ -333,10 +306,7 @@ class Scheduler:
                 p.stop_waiting()
                 raise ProcessExitSignal()  # the helper's late result is dropped
         p.stop_waiting()
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value
+        return _unbox(box)
 
     def spend(self) -> None:
         """One primitive call (send, spawn, print, a receive that found its
@@ -581,6 +551,28 @@ class Scheduler:
 
     def stats(self) -> dict:
         return {"ready": len(self._runq), "timers": len(self._timers), "readers": len(self._readers)}
+
+
+def _boxed(fn, args, box: list, then=None):
+    """A job that runs ``fn(*args)`` wherever it is called and puts ``(True, value)``
+    or ``(False, exception)`` in ``box`` for the waiter, then calls ``then()``."""
+
+    def job():
+        try:
+            box.append((True, fn(*args)))
+        except BaseException as err:  # handed back to the waiter
+            box.append((False, err))
+        if then is not None:
+            then()
+
+    return job
+
+
+def _unbox(box: list):
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _never(_msg) -> bool:
