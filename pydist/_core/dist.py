@@ -36,7 +36,7 @@ from .state import begin_batch, end_batch
 
 log = logging.getLogger("pydist")
 
-_SEND, _SEND_PID, _SEND_PID_HEAD, _MAX_ID = _wire.SEND, _wire.SEND_PID, _wire.SEND_PID_HEAD_SIZE, _wire.MAX_ID
+_SEND, _SEND_PID, _SEND_PID_SIZE, _MAX_ID = _wire.SEND, _wire.SEND_PID, _wire.SEND_PID_HEAD_SIZE, _wire.MAX_ID
 _loads = _pickle.loads
 _KIND = {
     name: getattr(_wire, name) for name in ("LINK", "UNLINK", "EXIT", "MONITOR", "DEMONITOR", "DOWN", "MONITOR_SEND")
@@ -454,7 +454,7 @@ class Distribution:
         # The hot paths, one frame a message from a peer that is up: a SEND_PID (to a
         # pid: every reply), or a SEND to a name or a pid. Checked as shapes.valid would;
         # anything else takes the general path below.
-        if frame and frame[0] == _SEND_PID and len(frame) > _SEND_PID_HEAD:
+        if frame and frame[0] == _SEND_PID and len(frame) > _SEND_PID_SIZE:
             peer = self.peers.get(sender)
             if peer is not None and peer.state == "up":
                 try:
@@ -462,10 +462,7 @@ class Distribution:
                 except Exception:  # a truncated pickle ...
                     self._malformed(sender, _SEND_PID)
                     return
-                rt = self.rt
-                p = rt.procs.get(id_) if creation == rt.creation else None
-                if p is not None:
-                    p.deliver(msg)
+                self.rt.deliver_id(id_, creation, msg)
                 return
         elif frame and frame[0] == _SEND:
             peer = self.peers.get(sender)
@@ -475,16 +472,12 @@ class Distribution:
                 except Exception:
                     payload = None
                 if type(payload) is tuple and len(payload) == 2:
-                    dest, rt = payload[0], self.rt
+                    dest = payload[0]
                     if type(dest) is Pid:
-                        p = rt.procs.get(dest.id) if dest.creation == rt.creation else None
-                        if p is not None:
-                            p.deliver(payload[1])
+                        self.rt.deliver_id(dest.id, dest.creation, payload[1])
                         return
                     if type(dest) is str and 0 < len(dest) <= _shapes.MAX_NAME:
-                        p = rt.names.get(dest)
-                        if p is not None:
-                            p.deliver(payload[1])
+                        self.rt.deliver_local(dest, payload[1])
                         return
         try:
             kind, payload = _wire.decode(frame)
@@ -526,9 +519,7 @@ class Distribution:
         if kind == _wire.SEND:
             rt.deliver_local(payload[0], payload[1])
         elif kind == _wire.SEND_PID:
-            p = rt.procs.get(payload[0]) if payload[1] == rt.creation else None
-            if p is not None:
-                p.deliver(payload[2])
+            rt.deliver_id(*payload)
         elif kind == _wire.SPAWN_AT:
             self._on_spawn_at(peer, payload)
         elif kind == _wire.SPAWN:

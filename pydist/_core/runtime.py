@@ -334,10 +334,16 @@ class Runtime:
     def deliver_local(self, dest, msg) -> None:
         """A message that arrived from another node for a pid or a name here."""
         if type(dest) is Pid:
-            # ids are never reused within an incarnation: id + creation is enough
-            p = self.procs.get(dest.id) if dest.creation == self.creation else None
-        else:
-            p = self.names.get(dest)
+            self.deliver_id(dest.id, dest.creation, msg)
+            return
+        p = self.names.get(dest)
+        if p is not None:
+            p.deliver(msg)
+
+    def deliver_id(self, id_: int, creation: int, msg) -> None:
+        """A message from another node for the pid ``id_`` of incarnation ``creation`` here."""
+        # ids are never reused within an incarnation: id + creation is enough
+        p = self.procs.get(id_) if creation == self.creation else None
         if p is not None:
             p.deliver(msg)
 
